@@ -1,0 +1,1 @@
+"""eva_mm.cls (task adapter package)."""

@@ -1,0 +1,1 @@
+"""eva_mm.det (task adapter package)."""

@@ -1,0 +1,1 @@
+"""eva_mm.pretrain (task adapter package)."""

@@ -1,0 +1,1 @@
+"""eva_mm.seg (task adapter package)."""

@@ -1,0 +1,1 @@
+"""eva_mm.video (task adapter package)."""
