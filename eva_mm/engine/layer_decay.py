@@ -34,6 +34,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
         paramwise_cfg = dict(paramwise_cfg or {})
+        # keep the dict non-empty for the parent, which only calls add_params when it is set
+        full_cfg = dict(paramwise_cfg)
         if 'layer_decay_rate' not in paramwise_cfg:
             raise ValueError('LayerDecayOptimWrapperConstructor needs '
                              'paramwise_cfg=dict(layer_decay_rate=...)')
@@ -41,7 +43,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if not 0 < self.layer_decay_rate <= 1:
             raise ValueError(f'layer_decay_rate must be in (0, 1], got {self.layer_decay_rate}')
         self.no_decay_names = tuple(paramwise_cfg.pop('no_decay_names', self.DEFAULT_NO_DECAY))
-        super().__init__(optim_wrapper_cfg, paramwise_cfg or None)
+        if paramwise_cfg:
+            raise ValueError(f'LayerDecayOptimWrapperConstructor does not support paramwise_cfg '
+                             f'key(s) {sorted(paramwise_cfg)} (supported: layer_decay_rate, '
+                             f'no_decay_names)')
+        super().__init__(optim_wrapper_cfg, full_cfg)
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
         backbone, prefix = find_layered_module(module)

@@ -220,7 +220,7 @@ class EVAViT(BaseModule):
         self.rope = (RotaryEmbedding2D(C // s['num_heads'], tuple(rope_ref_grid))
                      if s['use_rope'] else None)
 
-        dpr = torch.linspace(0, drop_path_rate, L).tolist()
+        dpr = [drop_path_rate * i / max(L - 1, 1) for i in range(L)]
         self.blocks = nn.ModuleList()
         for i in range(L):
             ws = window_size if i in window_block_indexes else 0
