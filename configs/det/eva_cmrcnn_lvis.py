@@ -1,0 +1,20 @@
+# EVA-g Cascade Mask R-CNN, LVIS v1 at 1280, initialised from the Objects365 detector:
+# federated sigmoid loss (50 classes, image_count ** 0.5), repeat-factor sampling 0.001,
+# lvis-api evaluation; otherwise as COCO (SPEC §3: 62.2 box / 55.0 mask AP val).
+_base_ = [
+    '../_base_/models/det_eva_cmrcnn.py', '../_base_/datasets/det_lvis_lsj_1280.py',
+    '../_base_/schedules/det_adamw_ld_lsj_100ep.py'
+]
+num_classes = 1203
+fed_loss = dict(type='eva_mm.FederatedLoss', num_classes=num_classes, use_fed_loss=True,
+                class_freq='data/lvis_v1/annotations/lvis_v1_train.json',
+                num_fed_loss_classes=50, freq_weight_power=0.5)
+load_from = 'work_dirs/eva_cmrcnn_o365/iter_184375.pth'  # the O365 detector
+model = dict(
+    backbone=dict(init_cfg=None),  # weights come from load_from
+    roi_head=dict(
+        bbox_head=[dict(h, num_classes=num_classes, loss_cls=fed_loss)
+                   for h in _base_.model.roi_head.bbox_head],
+        mask_head=dict(num_classes=num_classes, maskness_thr=0.5)),
+    test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300,
+                            nms=dict(type='soft_nms', iou_threshold=0.5, min_score=0.0001))))

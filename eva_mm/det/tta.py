@@ -1,0 +1,65 @@
+"""Test-time augmentation that also merges instance masks (mmdet's ``DetTTAModel`` refuses
+masks)."""
+from typing import List
+
+import torch
+from mmcv.ops import batched_nms
+from mmdet.models.test_time_augs import DetTTAModel
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+
+from ..registry import MODELS
+
+
+def unflip_masks(masks: torch.Tensor, direction: str) -> torch.Tensor:
+    """Undo a flip of (n, H, W) masks."""
+    dims = {'horizontal': [-1], 'vertical': [-2], 'diagonal': [-2, -1]}
+    if direction not in dims:
+        raise ValueError(f'unknown flip direction {direction!r}')
+    return masks.flip(dims[direction])
+
+
+@MODELS.register_module()
+class DetMaskTTAModel(DetTTAModel):
+    """``DetTTAModel`` for detectors with masks: boxes of all views are un-flipped and merged
+    by ``tta_cfg.nms`` (any mmcv NMS incl. Soft-NMS); the masks (already at the original
+    image size, ``rescale=True``) of the kept boxes follow them, un-flipped. Without masks it
+    behaves as ``DetTTAModel``."""
+
+    def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
+        if data_samples[0].pred_instances.get('masks', None) is None:
+            return super()._merge_single_sample(data_samples)
+        bboxes, scores, labels, masks, metas = [], [], [], [], []
+        for ds in data_samples:
+            p = ds.pred_instances
+            bboxes.append(p.bboxes)
+            scores.append(p.scores)
+            labels.append(p.labels)
+            m = p.masks
+            if ds.metainfo.get('flip', False):
+                m = unflip_masks(m, ds.metainfo['flip_direction'])
+            masks.append(m)
+            metas.append(ds.metainfo)
+        shapes = {tuple(m.shape[-2:]) for m in masks}
+        if len(shapes) > 1:
+            raise ValueError(f'DetMaskTTAModel needs masks at the original image size in every '
+                             f'view (rescale=True), got sizes {sorted(shapes)}')
+        merged_bboxes, merged_scores = self.merge_aug_bboxes(bboxes, scores, metas)
+        merged_labels = torch.cat(labels)
+        merged_masks = torch.cat(masks)
+        if merged_bboxes.numel() == 0:
+            return data_samples[0]
+        dets, keep = batched_nms(merged_bboxes, merged_scores, merged_labels, self.tta_cfg.nms)
+        n = self.tta_cfg.max_per_img
+        dets, keep = dets[:n], keep[:n]
+        res = InstanceData()
+        res.bboxes = dets[:, :-1].clone()
+        res.scores = dets[:, -1].clone()
+        res.labels = merged_labels[keep]
+        res.masks = merged_masks[keep]
+        out = data_samples[0]
+        out.pred_instances = res
+        return out
+
+
+__all__ = ['DetMaskTTAModel', 'unflip_masks']
