@@ -31,14 +31,15 @@ class ZeroShotAccuracy(BaseMetric):
 
     Args:
         templates: prompt templates with ``{}`` for the class name, or ``'openai_imagenet'``.
-        classnames: class names; None uses ``dataset_meta['classes']``.
+        classnames: class names; ``'imagenet'`` for open_clip's ImageNet-1K class names;
+            None uses ``dataset_meta['classes']``.
         topk: the k of the reported top-k accuracies.
     """
     default_prefix = 'zero_shot'
 
     def __init__(self,
                  templates: Union[str, Sequence[str]] = DEFAULT_TEMPLATES,
-                 classnames: Optional[Sequence[str]] = None,
+                 classnames: Optional[Union[str, Sequence[str]]] = None,
                  topk: Union[int, Sequence[int]] = (1, 5),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -53,6 +54,11 @@ class ZeroShotAccuracy(BaseMetric):
         if not templates or bad:
             raise ValueError(f'templates must be non-empty strings containing "{{}}"; bad: {bad}')
         self.templates = templates
+        if isinstance(classnames, str):
+            if classnames != 'imagenet':
+                raise ValueError(f"classnames must be a list, 'imagenet' or None, got {classnames!r}")
+            from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+            classnames = IMAGENET_CLASSNAMES
         self._classnames = list(classnames) if classnames is not None else None
         self.topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         self.classifier: Optional[torch.Tensor] = None

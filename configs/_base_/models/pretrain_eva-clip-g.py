@@ -1,0 +1,52 @@
+# EVA-CLIP g (SPEC §3): 1.1B CLIP = EVA-g image tower (1.0B, initialised from the EVA MIM
+# checkpoint) + the OpenAI CLIP-L text transformer (124M; 12 layers, 768 wide, 12 heads,
+# context 77, QuickGELU), open_clip tokenizer, joint embedding 1024 (as open_clip's
+# EVA01-g-14), learnable temperature (init 1/0.07, clamped at 100), contrastive loss over
+# features gathered across processes (local loss, gather with grad).
+# Also the shared runtime of eva_mm's EVA-CLIP configs.
+custom_imports = dict(imports=['eva_mm'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
+
+data_preprocessor = dict(
+    type='ImgDataPreprocessor',
+    mean=[0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255],
+    std=[0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255],
+    bgr_to_rgb=True)
+model = dict(
+    type='eva_mm.EVACLIP',
+    vision=dict(
+        type='eva_mm.EVAViT',
+        arch='eva-g',
+        img_size=224,
+        patch_size=14,
+        drop_path_rate=0.0,
+        with_cp=False,
+        # the EVA MIM checkpoint (official eva_psz14.pt, or an eva_mm MIM run's
+        # work_dirs/.../epoch_150.pth: its backbone.* keys are found by the converter)
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/eva_psz14.pt')),
+    embed_dim=1024,
+    text_cfg=dict(context_length=77, vocab_size=49408, width=768, heads=12, layers=12),
+    quick_gelu=True,
+    # an open_clip state dict of OpenAI ViT-L-14 (text.* / token_embedding, transformer.*);
+    # its 768x768 text projection does not fit the 1024-d joint space and stays at init
+    text_checkpoint=None,
+    data_preprocessor=data_preprocessor)
+
+# ---- runtime ------------------------------------------------------------------------------
+custom_hooks = [dict(type='eva_mm.ZeroShotClassifierHook')]
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False))
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='nccl'))
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, diff_rank_seed=True)
