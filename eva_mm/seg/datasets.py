@@ -1,0 +1,85 @@
+"""Segmentation data helpers: the built-in synthetic shapes set and an annotation check.
+
+* :class:`ShapesSegDataset` - the ADE20K-layout set written by
+  ``tools/data/make_shapes_seg.py`` (``images/{training,validation}/*.jpg``,
+  ``annotations/{training,validation}/*.png``; 0 = unlabelled, 1..K = classes, read with
+  ``reduce_zero_label=True`` as ADE20K).
+* :class:`CheckSegLabels` - a pipeline step after ``LoadAnnotations`` that rejects label
+  maps whose size differs from the image's or whose ids fall outside ``[0, num_classes)``
+  (other than the ignore index), naming the file, instead of failing later deep inside a
+  loss or a metric.
+"""
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmseg.datasets import BaseSegDataset
+
+from ..registry import DATASETS, TRANSFORMS
+
+
+@DATASETS.register_module()
+class ShapesSegDataset(BaseSegDataset):
+    """Synthetic shapes on textured backgrounds, ADE20K layout (see module docstring)."""
+    METAINFO = dict(
+        classes=('background', 'circle', 'square', 'triangle', 'cross'),
+        palette=[[120, 120, 120], [220, 20, 60], [0, 130, 200], [60, 180, 75],
+                 [255, 200, 0]])
+
+    def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = True, **kwargs) -> None:
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
+                         reduce_zero_label=reduce_zero_label, **kwargs)
+
+
+class SegAnnotationError(ValueError):
+    """A segmentation annotation that does not fit its image or its dataset's classes."""
+
+
+@TRANSFORMS.register_module()
+class CheckSegLabels(BaseTransform):
+    """Validate ``gt_seg_map`` right after ``LoadAnnotations``.
+
+    Args:
+        num_classes: valid ids are ``0 .. num_classes - 1`` (after ``reduce_zero_label``).
+        ignore_index: the one id outside that range that is allowed (255).
+
+    Raises:
+        SegAnnotationError: the label map's (H, W) differs from the image's, or it holds ids
+            outside the class range; the message names the files and the offending ids.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+        if not isinstance(num_classes, int) or num_classes <= 0:
+            raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def transform(self, results: dict) -> dict:
+        seg: Optional[np.ndarray] = results.get('gt_seg_map')
+        where = results.get('seg_map_path', '<unknown label file>')
+        if seg is None:
+            raise SegAnnotationError(f'CheckSegLabels needs gt_seg_map (put it after '
+                                     f'LoadAnnotations); none for {where}')
+        img = results.get('img')
+        if img is not None and tuple(img.shape[:2]) != tuple(seg.shape[:2]):
+            raise SegAnnotationError(
+                f'label map {where} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image '
+                f'{results.get("img_path", "<unknown image>")} is {img.shape[0]}x{img.shape[1]}')
+        ids = np.unique(seg)
+        bad = ids[((ids < 0) | (ids >= self.num_classes)) & (ids != self.ignore_index)]
+        if bad.size:
+            hint = (' (after reduce_zero_label: file ids were shifted down by 1)'
+                    if results.get('reduce_zero_label') else '')
+            raise SegAnnotationError(
+                f'label map {where} holds class ids {bad.tolist()[:10]} outside '
+                f'[0, {self.num_classes - 1}] and not the ignore index {self.ignore_index}'
+                f'{hint}')
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_classes={self.num_classes}, '
+                f'ignore_index={self.ignore_index})')
+
+
+__all__ = ['ShapesSegDataset', 'CheckSegLabels', 'SegAnnotationError']
