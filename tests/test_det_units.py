@@ -198,8 +198,11 @@ def test_soft_nms_decays_overlapping_scores():
 # -- mask TTA merge -------------------------------------------------------------------------------
 def test_mask_tta_merge_unflips_masks():
     from mmdet.structures import DetDataSample
-    tta = DetMaskTTAModel(module=dict(type='eva_mm.SimpleFPN', backbone_channel=4,
-                                      in_channels=[1, 2, 4, 4], out_channels=4, num_outs=4),
+    class Detector(torch.nn.Module):  # merging needs no model, only its test_step
+        def test_step(self, data):
+            raise NotImplementedError
+
+    tta = DetMaskTTAModel(module=Detector(),
                           tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=10))
     H, W = 8, 12
     mask = torch.zeros(1, H, W, dtype=torch.bool)

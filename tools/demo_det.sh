@@ -8,7 +8,7 @@ cd "$ROOT"
 PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} PYTHONPATH="$ROOT:${PYTHONPATH:-}"
 CFG=configs/det/eva-tiny_cmrcnn_shapes.py
-WORK=${1:-work_dirs/eva-tiny_cmrcnn_shapes}
+WORK=$(realpath -m "${1:-work_dirs/eva-tiny_cmrcnn_shapes}")  # absolute: mmdet joins test_out_dir per iter
 start=$(date +%s)
 
 echo "[demo_det] 1/4 synthetic shapes data -> data/shapes_det"

@@ -6,6 +6,7 @@ import torch
 from mmcv.ops import batched_nms
 from mmdet.models.test_time_augs import DetTTAModel
 from mmdet.structures import DetDataSample
+from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from ..registry import MODELS
@@ -24,7 +25,18 @@ class DetMaskTTAModel(DetTTAModel):
     """``DetTTAModel`` for detectors with masks: boxes of all views are un-flipped and merged
     by ``tta_cfg.nms`` (any mmcv NMS incl. Soft-NMS); the masks (already at the original
     image size, ``rescale=True``) of the kept boxes follow them, un-flipped. Without masks it
-    behaves as ``DetTTAModel``."""
+    behaves as ``DetTTAModel``.
+
+    Args:
+        tta_cfg: ``dict(nms=dict(type='nms' | 'soft_nms', iou_threshold=...), max_per_img=N)``.
+        **kwargs: ``DetTTAModel`` arguments (``module``, ``data_preprocessor``).
+    """
+
+    def __init__(self, tta_cfg: dict, **kwargs) -> None:
+        missing = [k for k in ('nms', 'max_per_img') if k not in tta_cfg]
+        if missing:
+            raise ValueError(f'DetMaskTTAModel tta_cfg needs {missing}')
+        super().__init__(tta_cfg=ConfigDict(tta_cfg), **kwargs)
 
     def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
         if data_samples[0].pred_instances.get('masks', None) is None:

@@ -20,7 +20,8 @@ def _slim_stage(h):
 
 model = dict(
     backbone=dict(
-        arch=dict(embed_dims=backbone_width, num_layers=backbone_depth, num_heads=4,
+        arch=dict(_delete_=True, embed_dims=backbone_width, num_layers=backbone_depth,
+                  num_heads=4,
                   feedforward_channels=4 * backbone_width),
         img_size=128, patch_size=8, drop_path_rate=0.0, window_size=4,
         window_block_indexes=window_attn_blocks, with_cp=False, init_cfg=None),
