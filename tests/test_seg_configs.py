@@ -115,3 +115,27 @@ def test_paper_backbone_size_on_meta_device():
         [(0, 9), (10, 19), (20, 29), (30, 39)]
     assert 1.00e9 < vit < 1.02e9, vit
     assert total > vit
+
+
+def test_layer_decay_groups_on_segmentor():
+    """The paper optimizer config on a (tiny) segmentor: ViT blocks decay with depth, the
+    adapter and the Mask2Former head get the full lr."""
+    from mmengine.optim import build_optim_wrapper
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_ade20k.py'))
+    init_default_scope('mmseg')
+    shrink(cfg.model)
+    model = MODELS.build(cfg.model)
+    ow = build_optim_wrapper(model, cfg.optim_wrapper)
+    lr_of = {}
+    for g in ow.optimizer.param_groups:
+        for p in g['params']:
+            lr_of[id(p)] = g['lr']
+    base, rate, L = 1e-5, 0.9, 4
+    bb = model.backbone
+    assert lr_of[id(bb.vit.blocks[0].mlp.fc1.weight)] == pytest.approx(base * rate**(L + 1 - 1))
+    assert lr_of[id(bb.vit.blocks[3].mlp.fc1.weight)] == pytest.approx(base * rate**(L + 1 - 4))
+    assert lr_of[id(bb.vit.patch_embed.proj.weight)] == pytest.approx(base * rate**(L + 1))
+    assert lr_of[id(bb.stages[0].injector.gamma)] == pytest.approx(base)
+    assert lr_of[id(bb.spm.fc1.weight)] == pytest.approx(base)
+    assert lr_of[id(model.decode_head.query_feat.weight)] == pytest.approx(base)
