@@ -29,7 +29,7 @@ EXPECT = {
     'eva_in1k_336_test-ina.py': (336, 1000, 10, 0.95, 3e-5, 'eva_mm.SubsetAccuracy'),
     'eva_in1k_336_test-inr.py': (336, 1000, 10, 0.95, 3e-5, 'eva_mm.SubsetAccuracy'),
     'eva_in1k_336_test-insketch.py': (336, 1000, 10, 0.95, 3e-5, 'Accuracy'),
-    'eva-tiny_shapes.py': (32, 4, 20, 0.9, 2e-3, 'Accuracy'),
+    'eva-tiny_shapes.py': (32, 4, 10, 0.9, 2e-3, 'Accuracy'),
 }
 
 

@@ -1,6 +1,6 @@
 # Tiny EVA classifier on the generated shapes_cls set (tools/data/make_shapes_cls.py): the same
 # ImageClassifier + eva_mm.EVAViT + linear head + layer-decay AdamW as the EVA-g configs, but a
-# 4-block 96-wide ViT on 32x32 images (patch 8) that trains from scratch on CPU in minutes.
+# 4-block 96-wide ViT on 32x32 images (patch 8) that trains from scratch on CPU in a few minutes.
 #   python tools/data/make_shapes_cls.py && python tools/train.py configs/cls/eva-tiny_shapes.py
 _base_ = ['../_base_/models/cls_eva-g.py']
 num_classes = 4
@@ -34,7 +34,7 @@ val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
-max_epochs = 20
+max_epochs = 10
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='eva_mm.LayerDecayOptimWrapperConstructor',

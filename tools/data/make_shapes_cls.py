@@ -4,9 +4,9 @@ Writes an ImageNet-style image folder readable by mmpretrain's ``CustomDataset``
 
     data/shapes_cls/{train,val}/<class>/<index>.png
 
-Classes are drawn shapes (``circle``, ``square``, ``triangle``, ``cross``) of random colour,
-size and position on a noisy random-colour background, so a classifier must look at the shape
-(not the colour) to be right. The same seed always gives the same files.
+Classes are drawn shapes (``circle``, ``square``, ``triangle``, ``cross``) of random bright
+colour, size and a jittered, roughly central position on a noisy random dark background, so a
+classifier must look at the shape (not the colour) to be right. The same seed always gives the same files.
 
     python tools/data/make_shapes_cls.py [--out data/shapes_cls] [--train 120] [--val 40]
         [--size 32] [--seed 0]
@@ -24,17 +24,15 @@ CLASSES = ('circle', 'square', 'triangle', 'cross')
 
 def draw_shape(rng: np.random.Generator, cls: str, size: int) -> Image.Image:
     """One ``size`` x ``size`` RGB image of shape ``cls``."""
-    bg = rng.integers(0, 256, 3)
+    bg = rng.integers(0, 100, 3)  # dark random-colour background ...
     noise = rng.normal(0, 12, (size, size, 3))
     img = np.clip(bg[None, None] + noise, 0, 255).astype(np.uint8)
     im = Image.fromarray(img)
     draw = ImageDraw.Draw(im)
-    fg = rng.integers(0, 256, 3)
-    while np.abs(fg.astype(int) - bg.astype(int)).sum() < 200:  # keep the shape visible
-        fg = rng.integers(0, 256, 3)
+    fg = rng.integers(150, 256, 3)  # ... bright random-colour shape
     color: Tuple[int, int, int] = tuple(int(c) for c in fg)
-    r = rng.uniform(0.22, 0.4) * size
-    cx, cy = rng.uniform(r + 1, size - r - 1, 2)
+    r = rng.uniform(0.3, 0.42) * size
+    cx, cy = size / 2 + rng.uniform(-0.08, 0.08, 2) * size  # roughly centred
     box = [cx - r, cy - r, cx + r, cy + r]
     if cls == 'circle':
         draw.ellipse(box, fill=color)
