@@ -114,8 +114,11 @@ class EVAViT3D(EVAViT):
         in_channels = self.patch_embed.proj.in_channels
         self.patch_embed = PatchEmbed3D(in_channels, self.embed_dims, self.patch_size,
                                         tubelet_size)
-        # zeros: a freshly loaded image checkpoint behaves as the image model on static clips
+        # random, as pos_embed: with zeros the model is blind to frame order at the start (joint
+        # attention is permutation invariant), a symmetry training from scratch escapes only
+        # slowly. Loading an image checkpoint sets it to zeros (see adapt_checkpoint).
         self.time_embed = nn.Parameter(torch.zeros(1, self.time_grid, self.embed_dims))
+        nn.init.trunc_normal_(self.time_embed, std=.02)
         self._freeze_stages()
 
     # -- checkpoints ---------------------------------------------------------------------------
