@@ -89,6 +89,16 @@ def test_train_step_and_evaluation(shapes_root, tmp_path):
     assert set(metrics) >= {'aAcc', 'mIoU', 'mAcc'}
     assert 0 <= metrics['mIoU'] <= 100 and 0 < metrics['aAcc'] <= 100
 
+    # multi-scale + flip TTA as tools/test.py --tta sets it up, with the trained weights
+    tta = _cfg(shapes_root, str(tmp_path / 'tta'), iters=1)
+    tta.test_dataloader.dataset.pipeline = tta.tta_pipeline
+    tta.tta_model.module = tta.model
+    tta.model = tta.tta_model
+    tta_runner = Runner.from_cfg(tta)
+    tta_runner.model.module.load_state_dict(runner.model.state_dict())
+    tta_metrics = tta_runner.test()
+    assert 0 <= tta_metrics['mIoU'] <= 100 and 0 < tta_metrics['aAcc'] <= 100
+
 
 def _write_pair(root: str, name: str, img: np.ndarray, label: np.ndarray) -> None:
     import os

@@ -60,6 +60,20 @@ test_pipeline = [
     dict(type='eva_mm.CheckSegLabels', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
+# `tools/test.py ... --tta`: 3 scales x flip, logits averaged by mmseg's SegTTAModel
+tta_model = dict(type='SegTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0, 1.25)],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='PackSegInputs')]
+        ])
+]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
@@ -82,7 +96,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
-max_iters = 400
+max_iters = 250
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
