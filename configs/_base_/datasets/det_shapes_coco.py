@@ -39,7 +39,7 @@ tta_pipeline = [
 tta_model = dict(type='eva_mm.DetMaskTTAModel',
                  tta_cfg=dict(nms=dict(type='soft_nms', iou_threshold=0.5), max_per_img=100))
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=2,
     num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,

@@ -1,20 +1,20 @@
 # A CPU-sized EVA Cascade Mask R-CNN for the synthetic shapes data: the same structure as
 # det_eva_cmrcnn.py (EVAViT with interleaved window/global attention -> SimpleFPN -> 3-stage
-# cascade with LayerNorm conv+fc box heads and a LayerNorm mask head), slimmed: a 6-block,
-# 128-wide EVAViT at patch 8 (stride-8 map, pyramid strides 2..32), 64-channel pyramid and
-# heads, 128 RoIs per image.
+# cascade with LayerNorm conv+fc box heads and a LayerNorm mask head), slimmed for a CPU: a
+# 6-block, 128-wide EVAViT at patch 16 (an 8x8 map for 128px images, window 4), 32-channel
+# pyramid and heads, 32 RoIs per image and stage.
 _base_ = ['./det_eva_cmrcnn.py']
 backbone_depth = 6
 backbone_width = 128
 global_attn_blocks = list(range(1, backbone_depth, 2))  # 1, 3, 5
 window_attn_blocks = [i for i in range(backbone_depth) if i not in global_attn_blocks]
-ch = 64
-strides = [2, 4, 8, 16, 32]
+ch = 32
+strides = [4, 8, 16, 32, 64]
 num_classes = 3
 
 
 def _slim_stage(h):
-    return dict(h, in_channels=ch, conv_out_channels=ch, fc_out_channels=256,
+    return dict(h, in_channels=ch, conv_out_channels=ch, fc_out_channels=128,
                 num_classes=num_classes)
 
 
@@ -23,7 +23,7 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=backbone_width, num_layers=backbone_depth,
                   num_heads=4,
                   feedforward_channels=4 * backbone_width),
-        img_size=128, patch_size=8, drop_path_rate=0.0, window_size=4,
+        img_size=128, patch_size=16, drop_path_rate=0.0, window_size=4,
         window_block_indexes=window_attn_blocks, with_cp=False, init_cfg=None),
     neck=dict(backbone_channel=backbone_width,
               in_channels=[backbone_width // 4, backbone_width // 2, backbone_width,
@@ -38,7 +38,8 @@ model = dict(
         mask_head=dict(num_convs=2, in_channels=ch, conv_out_channels=ch,
                        num_classes=num_classes)),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=[dict(r, sampler=dict(r['sampler'], num=128))
+        rpn=dict(sampler=dict(num=64)),
+        rpn_proposal=dict(nms_pre=500, max_per_img=100),
+        rcnn=[dict(r, sampler=dict(r['sampler'], num=32))
               for r in _base_.model.train_cfg.rcnn]),
-    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)))
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=100)))
