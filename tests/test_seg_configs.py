@@ -14,6 +14,15 @@ PAPER = {'eva_mask2former_ade20k.py': 150, 'eva_mask2former_ade20k_ms.py': 150,
 TINY_VIT = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Many small ops: on the shared, loaded CPU one intra-op thread is much faster."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def seg_model_cfg(cfg: Config) -> dict:
     """The segmentor config (inside the TTA wrapper for the multi-scale variants)."""
     return cfg.model.module if cfg.model.type == 'SegTTAModel' else cfg.model
