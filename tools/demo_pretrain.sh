@@ -28,7 +28,7 @@ echo "== [1/4] data"
 
 echo "== [2/4] EVA MIM (tiny student, tiny frozen CLIP teacher)"
 train configs/pretrain/eva-tiny_mim_shapes.py "$WORK/eva-tiny_mim_shapes"
-MIM_CKPT="$WORK/eva-tiny_mim_shapes/iter_300.pth"
+MIM_CKPT="$WORK/eva-tiny_mim_shapes/eva_mim_student.pth"
 
 echo "== [3/4] EVA-CLIP from the MIM checkpoint, zero-shot on held-out images"
 train configs/pretrain/eva-tiny_clip_shapes.py "$WORK/eva-tiny_clip_shapes" \
@@ -36,7 +36,7 @@ train configs/pretrain/eva-tiny_clip_shapes.py "$WORK/eva-tiny_clip_shapes" \
 
 echo "== [4/4] export to open_clip"
 "$PY" tools/export_open_clip.py configs/pretrain/eva-tiny_clip_shapes.py \
-  "$WORK/eva-tiny_clip_shapes/iter_400.pth" "$WORK/eva-tiny_clip_open_clip" --name eva-clip-tiny
+  "$WORK/eva-tiny_clip_shapes/iter_300.pth" "$WORK/eva-tiny_clip_open_clip" --name eva-clip-tiny
 
 echo "== summary"
 "$PY" - "$WORK" <<'PYEOF'

@@ -1,15 +1,17 @@
 # Tiny EVA-CLIP on the generated captioned_shapes pairs: the same EVACLIP (EVAViT image tower
-# initialised from the tiny MIM run, open_clip text transformer + tokenizer, gathered local
-# contrastive loss, learnable temperature) as eva_clip_g.py, with zero-shot evaluation on the
-# held-out val images over the 12 colour-shape classes (chance 8.3%).
+# initialised from the tiny MIM run's student, open_clip text transformer + tokenizer,
+# gathered local contrastive loss, learnable temperature) as eva_clip_g.py, with zero-shot
+# evaluation on the held-out val images over the 12 colour-shape classes (chance 8.3%).
 #   python tools/train.py configs/pretrain/eva-tiny_mim_shapes.py      # first: the MIM init
 #   python tools/train.py configs/pretrain/eva-tiny_clip_shapes.py
 _base_ = ['../_base_/models/pretrain_eva-clip-g.py']
 model = dict(
-    vision=dict(arch=dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=384),
-                img_size=48, patch_size=8,
-                init_cfg=dict(type='Pretrained',
-                              checkpoint='work_dirs/eva-tiny_mim_shapes/iter_300.pth')),
+    vision=dict(
+        arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2,
+                  feedforward_channels=256),
+        img_size=48, patch_size=8,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/eva-tiny_mim_shapes/eva_mim_student.pth')),
     embed_dim=64,
     text_cfg=dict(context_length=16, vocab_size=49408, width=64, heads=2, layers=2),
     quick_gelu=False)
@@ -24,7 +26,7 @@ train_pipeline = [
 ]
 val_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 train_dataloader = dict(
-    batch_size=64, num_workers=0, drop_last=True,
+    batch_size=32, num_workers=0, drop_last=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='eva_mm.CaptionedImageDataset', data_root=data_root,
@@ -40,7 +42,7 @@ val_evaluator = dict(type='eva_mm.ZeroShotAccuracy',
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
-max_iters = 400
+max_iters = 300
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.05))
@@ -49,9 +51,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters - 30, eta_min=1e-5, by_epoch=False,
          begin=30, end=max_iters)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=200)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=150)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(logger=dict(interval=20),
+custom_hooks = [dict(type='eva_mm.ZeroShotClassifierHook'),
+                dict(type='eva_mm.ValidateBeforeTrainHook')]
+default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

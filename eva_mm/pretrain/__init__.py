@@ -3,6 +3,7 @@ evaluation and open_clip export (SPEC §2, §3)."""
 from .clip import (CLIP_L_TEXT_CFG, EVACLIP, TokenizeCaption, clip_contrastive_loss,
                    gather_with_grad, get_tokenizer)
 from .datasets import CaptionedImageDataset, MaskedCosineSimilarity
+from .hooks import ExportStudentHook, ValidateBeforeTrainHook
 from .export import export_open_clip, load_exported, open_clip_state_dict, register_timm_eva
 from .mask_generator import BlockwiseMaskGenerator
 from .mim import EVAMIM, masked_cosine_loss
@@ -14,5 +15,6 @@ __all__ = [
     'EVACLIP', 'TokenizeCaption', 'clip_contrastive_loss', 'gather_with_grad', 'get_tokenizer',
     'CLIP_L_TEXT_CFG', 'CaptionedImageDataset', 'MaskedCosineSimilarity', 'ZeroShotAccuracy',
     'ZeroShotClassifierHook', 'openai_imagenet_templates', 'export_open_clip', 'load_exported',
-    'open_clip_state_dict', 'register_timm_eva'
+    'open_clip_state_dict', 'register_timm_eva', 'ValidateBeforeTrainHook',
+    'ExportStudentHook'
 ]

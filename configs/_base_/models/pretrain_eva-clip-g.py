@@ -21,8 +21,8 @@ model = dict(
         patch_size=14,
         drop_path_rate=0.0,
         with_cp=False,
-        # the EVA MIM checkpoint (official eva_psz14.pt, or an eva_mm MIM run's
-        # work_dirs/.../epoch_150.pth: its backbone.* keys are found by the converter)
+        # the EVA MIM checkpoint: official eva_psz14.pt, or an eva_mm MIM run's
+        # work_dirs/eva_mim_clip-l/eva_mim_student.pth (eva_mm.ExportStudentHook)
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/eva_psz14.pt')),
     embed_dim=1024,
     text_cfg=dict(context_length=77, vocab_size=49408, width=768, heads=12, layers=12),

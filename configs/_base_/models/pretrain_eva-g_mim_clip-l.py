@@ -31,6 +31,8 @@ model = dict(
     data_preprocessor=data_preprocessor)
 
 # ---- runtime ------------------------------------------------------------------------------
+# the student alone, as a plain state dict, for EVA-CLIP / downstream init_cfg
+custom_hooks = [dict(type='eva_mm.ExportStudentHook', filename='eva_mim_student.pth')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
