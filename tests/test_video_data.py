@@ -95,6 +95,9 @@ def test_repeat_frame_makes_motionless_clips(shapes_dir):
     for c in range(2):
         for t in range(4):
             np.testing.assert_array_equal(out[c * 4 + t], frames[c * 4 + 2])
+    held = RepeatFrame(hold=2)(dict(imgs=frames, clip_len=4, num_clips=2))['imgs']
+    for i, j in enumerate([0, 0, 2, 2, 4, 4, 6, 6]):
+        np.testing.assert_array_equal(held[i], frames[j])
     with pytest.raises(ValueError, match='index 5 out of range'):
         RepeatFrame(5)(dict(imgs=frames, clip_len=4, num_clips=2))
 

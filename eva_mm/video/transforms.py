@@ -1,6 +1,6 @@
 """Video pipeline transforms for mmaction2 configs (``type='eva_mm.<Name>'``)."""
 import os.path as osp
-from typing import Union
+from typing import Optional, Union
 
 from mmaction.datasets.transforms import DecordDecode, DecordInit
 from mmcv.transforms import BaseTransform
@@ -69,12 +69,18 @@ class RepeatFrame(BaseTransform):
 
     Args:
         index: the frame of each clip to repeat: an int in ``[0, clip_len)`` or ``'middle'``.
+        hold: instead of one frame per clip, hold every ``hold``-th frame for ``hold`` frames
+            (``hold=2``: frames 0,0,2,2,4,4,...): with tubelets of ``hold`` frames, motion is
+            then visible only *across* tubelets, i.e. only to the attention.
     """
 
-    def __init__(self, index: Union[int, str] = 'middle') -> None:
+    def __init__(self, index: Union[int, str] = 'middle', hold: Optional[int] = None) -> None:
         if not (index == 'middle' or isinstance(index, int)):
             raise ValueError(f"RepeatFrame index must be an int or 'middle', got {index!r}")
+        if hold is not None and (not isinstance(hold, int) or hold < 1):
+            raise ValueError(f'RepeatFrame hold must be a positive int, got {hold!r}')
         self.index = index
+        self.hold = hold
 
     def transform(self, results: dict) -> dict:
         imgs = results['imgs']
@@ -82,6 +88,10 @@ class RepeatFrame(BaseTransform):
         if len(imgs) != clip_len * num_clips:
             raise ValueError(f'RepeatFrame: {len(imgs)} frames do not match clip_len '
                              f'{clip_len} x num_clips {num_clips}')
+        if self.hold is not None:
+            results['imgs'] = [imgs[c * clip_len + (t // self.hold) * self.hold].copy()
+                               for c in range(num_clips) for t in range(clip_len)]
+            return results
         k = clip_len // 2 if self.index == 'middle' else self.index
         if not 0 <= k < clip_len:
             raise ValueError(f'RepeatFrame index {k} out of range for clip_len {clip_len}')
@@ -93,4 +103,4 @@ class RepeatFrame(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(index={self.index!r})'
+        return f'{self.__class__.__name__}(index={self.index!r}, hold={self.hold!r})'
