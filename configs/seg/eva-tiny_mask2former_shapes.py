@@ -17,6 +17,7 @@ model = dict(
                  arch=dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=384),
                  img_size=64, patch_size=8, drop_path_rate=0.0),
         num_stages=2,
+        drop_path_rate=0.0,
         conv_inplane=16,
         deform_num_heads=3,
         num_extra_extractors=1,

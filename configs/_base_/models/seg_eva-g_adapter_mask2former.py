@@ -44,6 +44,7 @@ model = dict(
         deform_ratio=0.5,
         cffn_ratio=0.25,
         init_values=0.,
+        drop_path_rate=0.5,  # extractor conv-FFNs, as ViT-Adapter passes the ViT's rate
         num_extra_extractors=2,
         add_vit_feature=True,
         norm_cfg=norm_cfg,
