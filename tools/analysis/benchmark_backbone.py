@@ -361,6 +361,8 @@ def run(args: argparse.Namespace) -> List[dict]:
         for row in results:
             if row['mode'] != 'train' and not args.memory_infer:
                 continue
+            if row['precision'] not in (args.memory_precisions or args.precisions):
+                continue
             if dev == 'cuda':
                 model, fwd = models[row['impl']]
                 step = make_step(model, fwd, inputs[row['bench']], row['mode'], row['precision'])
@@ -449,6 +451,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--skip-plain', action='store_true')
     p.add_argument('--skip-vitdet', action='store_true')
     p.add_argument('--no-memory', action='store_true', help='skip peak-memory measurement')
+    p.add_argument('--memory-precisions', nargs='+', choices=['fp32', 'bf16'],
+                   help='precisions whose peak memory is measured (default: all run)')
     p.add_argument('--memory-infer', action='store_true',
                    help='also measure inference memory (default: train steps only)')
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
