@@ -6,6 +6,7 @@
 #      (configs/pretrain/eva-tiny_clip_shapes.py)
 #   4. export to open_clip and check the round trip (tools/export_open_clip.py)
 # Usage: bash tools/demo_pretrain.sh [--dist N]   (--dist 2: both runs as 2 DDP processes, gloo)
+# MIM_ITERS / CLIP_ITERS (env) shorten the runs for a smoke test (defaults: the configs' 200 / 300).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -26,17 +27,24 @@ train() {  # CONFIG WORK_DIR [extra args]
 echo "== [1/4] data"
 [ -f data/captioned_shapes/val.json ] || "$PY" tools/data/make_captioned_shapes.py
 
+short() {  # N -> cfg-options that stop training after N iterations
+  [ -n "$1" ] && echo "train_cfg.max_iters=$1 train_cfg.val_interval=$1" || true
+}
+
 echo "== [2/4] EVA MIM (tiny student, tiny frozen CLIP teacher)"
-train configs/pretrain/eva-tiny_mim_shapes.py "$WORK/eva-tiny_mim_shapes"
+MIM_OPTS=$(short "${MIM_ITERS:-}")
+train configs/pretrain/eva-tiny_mim_shapes.py "$WORK/eva-tiny_mim_shapes" \
+  ${MIM_OPTS:+--cfg-options $MIM_OPTS}
 MIM_CKPT="$WORK/eva-tiny_mim_shapes/eva_mim_student.pth"
 
 echo "== [3/4] EVA-CLIP from the MIM checkpoint, zero-shot on held-out images"
 train configs/pretrain/eva-tiny_clip_shapes.py "$WORK/eva-tiny_clip_shapes" \
-  --cfg-options "model.vision.init_cfg.checkpoint=$MIM_CKPT"
+  --cfg-options "model.vision.init_cfg.checkpoint=$MIM_CKPT" $(short "${CLIP_ITERS:-}")
+CLIP_CKPT="$(cat "$WORK/eva-tiny_clip_shapes/last_checkpoint")"
 
 echo "== [4/4] export to open_clip"
 "$PY" tools/export_open_clip.py configs/pretrain/eva-tiny_clip_shapes.py \
-  "$WORK/eva-tiny_clip_shapes/iter_300.pth" "$WORK/eva-tiny_clip_open_clip" --name eva-clip-tiny
+  "$CLIP_CKPT" "$WORK/eva-tiny_clip_open_clip" --name eva-clip-tiny
 
 echo "== summary"
 "$PY" - "$WORK" <<'PYEOF'
@@ -48,15 +56,13 @@ def scalars(run):
 mim = scalars('eva-tiny_mim_shapes')
 tr = [r for r in mim if 'loss' in r]
 va = [r for r in mim if 'mim/cos_sim' in r]
-if tr:
-    print(f"MIM: train loss {tr[0]['loss']:.3f} (iter {tr[0]['iter']}) -> {tr[-1]['loss']:.3f} "
-          f"(iter {tr[-1]['iter']}); val masked-patch cos sim "
-          + ' -> '.join(f"{r['mim/cos_sim']:.3f}@{r['step']}" for r in va))
+print('MIM: train loss ' + (f"{tr[0]['loss']:.3f} (iter {tr[0]['step']}) -> {tr[-1]['loss']:.3f} "
+                            f"(iter {tr[-1]['step']})" if tr else '(not logged)')
+      + '; val masked-patch cos sim ' + ' -> '.join(f"{r['mim/cos_sim']:.3f}@{r['step']}" for r in va))
 clip = scalars('eva-tiny_clip_shapes')
 tr = [r for r in clip if 'loss' in r]
 va = [r for r in clip if 'zero_shot/top1' in r]
-if tr:
-    print(f"EVA-CLIP: train loss {tr[0]['loss']:.3f} -> {tr[-1]['loss']:.3f}; zero-shot top-1 "
-          + ' -> '.join(f"{r['zero_shot/top1']:.1f}%@{r['step']}" for r in va)
-          + ' (12 classes, chance 8.3%)')
+print('EVA-CLIP: train loss ' + (f"{tr[0]['loss']:.3f} -> {tr[-1]['loss']:.3f}" if tr else '(not logged)')
+      + '; zero-shot top-1 ' + ' -> '.join(f"{r['zero_shot/top1']:.1f}%@{r['step']}" for r in va)
+      + ' (12 classes, chance 8.3%)')
 PYEOF

@@ -56,6 +56,6 @@ val_cfg = dict()
 test_cfg = dict()
 custom_hooks = [dict(type='eva_mm.ZeroShotClassifierHook'),
                 dict(type='eva_mm.ValidateBeforeTrainHook')]
-default_hooks = dict(logger=dict(interval=10),
+default_hooks = dict(logger=dict(interval=10, log_metric_by_epoch=False),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

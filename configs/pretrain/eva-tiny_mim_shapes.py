@@ -57,7 +57,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10
 val_cfg = dict()
 custom_hooks = [dict(type='eva_mm.ValidateBeforeTrainHook'),
                 dict(type='eva_mm.ExportStudentHook', filename='eva_mim_student.pth')]
-default_hooks = dict(logger=dict(interval=10),
+default_hooks = dict(logger=dict(interval=10, log_metric_by_epoch=False),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False, window_size=10)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
