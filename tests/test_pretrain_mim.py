@@ -140,3 +140,27 @@ def test_short_training_loss_falls():
         losses.append(out['loss'].item())
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < first - 0.2, (first, last)
+
+
+def test_export_student_hook_writes_weights_only_student(tmp_path):
+    """The student file loads with weights_only=True and initialises an EVAViT exactly."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+
+    from eva_mm.models.checkpoint import read_checkpoint
+    from eva_mm.pretrain import ExportStudentHook
+    model = build_mim()
+    runner = SimpleNamespace(model=SimpleNamespace(module=model), work_dir=str(tmp_path),
+                             logger=MMLogger.get_instance('test_pretrain_hook'))
+    ExportStudentHook('student.pth').after_train(runner)
+    sd = read_checkpoint(str(tmp_path / 'student.pth'))['state_dict']
+    assert set(sd) == {f'backbone.{k}' for k in model.backbone.state_dict()}
+    vit = MODELS.build(dict(type='eva_mm.EVAViT', arch=TINY_ARCH, img_size=48, patch_size=8,
+                            init_cfg=dict(type='Pretrained',
+                                          checkpoint=str(tmp_path / 'student.pth'))))
+    vit.init_weights()
+    for k, v in vit.state_dict().items():
+        assert torch.equal(v, model.backbone.state_dict()[k]), k
+    with pytest.raises(TypeError, match='backbone'):
+        ExportStudentHook().after_train(SimpleNamespace(model=torch.nn.Linear(1, 1)))
