@@ -4,13 +4,18 @@ Never edit installed packages and never vendor them: each fix below patches one 
 problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
 
 1. mmaction2 1.2.0 (PyPI wheel and sdist) ships without ``mmaction/models/localizers/drn/``,
-   so ``import mmaction.models`` raises ModuleNotFoundError. We register a placeholder module
-   whose ``DRN`` raises a clear error when built; everything else in mmaction2 imports.
+   so ``import mmaction.models`` raises ModuleNotFoundError. A meta-path finder supplies a
+   placeholder module (only when the real one is absent) whose ``DRN`` raises a clear error
+   when built; everything else in mmaction2 imports. Fix 6 uses the same mechanism.
 2. torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7's checkpoints
    hold a few non-tensor objects (``HistoryBuffer`` in the message hub, numpy arrays/scalars
    /dtypes), so ``Runner.resume`` fails ("Unsupported global"). We allow exactly those globals
-   in torch's weights-only unpickler (``torch.serialization.add_safe_globals``); weights-only
-   loading stays on, so a pickle payload still cannot execute.
+   in torch's weights-only unpickler (``torch.serialization.add_safe_globals``) and stop
+   ``HistoryBuffer`` from pickling its default statistics methods (upstream stores them as
+   ``getattr(HistoryBuffer, 'min')``, which weights-only loading refuses; ``__setstate__``
+   restores them). Weights-only loading stays on, so a pickle payload still cannot execute.
+   Checkpoints written by mmengine *without* eva_mm imported still hold that ``getattr`` and
+   are refused by weights-only loading.
 3. lvis-api 0.5.3 uses ``np.float`` (removed in numpy 1.24) in ``lvis/eval.py``, so
    ``LVISEval.run()`` raises AttributeError. We give ``lvis.eval`` a numpy namespace where
    ``float`` is the builtin float (exactly what ``np.float`` aliased), nothing else changed.
@@ -18,6 +23,13 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
    even on machines without CUDA, and its ``MMDistributedDataParallel`` is always built with
    ``device_ids=[local_rank]``; both fail on CPU. Without CUDA we use gloo, skip
    ``set_device`` and pass ``device_ids=None`` for CPU modules (``tools/dist_train.sh`` on CPU).
+5. mmengine 0.10.7's ``is_installed`` / ``get_installed_path`` / ``package2module`` import
+   ``pkg_resources``, which setuptools >= 81 removed (torch 2.14 requires setuptools >= 77, so a
+   current venv has none); then ``mmdet::...`` base configs fail to resolve. We reimplement
+   the three with ``importlib.metadata`` and rebind them wherever mmengine imported them.
+6. deepspeed 0.19 removed ``deepspeed.runtime.fp16.onebit``, which mmengine 0.10.7's
+   ``DeepSpeedStrategy`` imports unconditionally, so no DeepSpeed run can be built. Placeholder
+   module as in fix 1: ``OnebitAdam``/``OnebitLamb``/``ZeroOneAdam`` raise a clear error if used.
 """
 import importlib
 import importlib.abc
@@ -32,27 +44,38 @@ import torch
 _APPLIED = set()
 
 
-# -- 1. mmaction2's missing DRN localizer ---------------------------------------------------
-_DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
+# -- 1 and 6. modules missing from PyPI releases: placeholders --------------------------------
+def _missing_class(name: str, why: str) -> type:
+    """A class that raises a clear ImportError when instantiated."""
+
+    def __init__(self, *args, **kwargs):
+        raise ImportError(f'{name} is unavailable: {why} (eva_mm.compat placeholder)')
+
+    return type(name, (), {'__init__': __init__, '__doc__': f'Placeholder: {why}.'})
 
 
-class _MissingDRN:
-    """Placeholder for mmaction2's DRN localizer, whose sources PyPI's 1.2.0 lacks."""
+# module name -> (is_package, class names it must provide, why it is missing)
+_PLACEHOLDERS = {
+    'mmaction.models.localizers.drn':
+    (True, ('DRN', ), 'mmaction2 1.2.0 as published on PyPI does not ship '
+     'mmaction/models/localizers/drn/'),
+    'mmaction.models.localizers.drn.drn':
+    (False, ('DRN', ), 'mmaction2 1.2.0 as published on PyPI does not ship '
+     'mmaction/models/localizers/drn/'),
+    'deepspeed.runtime.fp16.onebit':
+    (False, ('OnebitAdam', 'OnebitLamb', 'ZeroOneAdam'),
+     'deepspeed 0.19 removed the 1-bit optimizers that mmengine 0.10.7 imports'),
+}
 
-    def __init__(self, *args, **kwargs) -> None:
-        raise ImportError('mmaction2 1.2.0 as published on PyPI does not ship '
-                          'mmaction/models/localizers/drn/, so the DRN localizer is unavailable '
-                          '(eva_mm.compat placeholder)')
 
-
-class _DRNFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Provides the DRN modules only when the real ones cannot be found."""
+class _PlaceholderFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Provides the modules in ``_PLACEHOLDERS`` only when the real ones cannot be found."""
 
     def find_spec(self, fullname, path, target=None):
-        if fullname not in _DRN_MODULES:
+        if fullname not in _PLACEHOLDERS:
             return None
         for finder in sys.meta_path:
-            if finder is self:
+            if isinstance(finder, _PlaceholderFinder):
                 continue
             try:
                 spec = finder.find_spec(fullname, path, target)
@@ -61,23 +84,25 @@ class _DRNFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if spec is not None:
                 return None  # the real module exists: use it
         return importlib.machinery.ModuleSpec(fullname, self,
-                                              is_package=fullname.endswith('drn'))
+                                              is_package=_PLACEHOLDERS[fullname][0])
 
     def create_module(self, spec):
         return types.ModuleType(spec.name)
 
     def exec_module(self, module):
-        module.DRN = _MissingDRN
-        module.__all__ = ['DRN']
-        if module.__name__.endswith('.drn') and not module.__name__.endswith('drn.drn'):
+        is_pkg, names, why = _PLACEHOLDERS[module.__name__]
+        for n in names:
+            setattr(module, n, _missing_class(n, why))
+        module.__all__ = list(names)
+        if is_pkg:
             module.__path__ = []
 
 
-def fix_mmaction_drn() -> None:
-    if 'drn' in _APPLIED:
+def fix_missing_modules() -> None:
+    if 'placeholders' in _APPLIED:
         return
-    sys.meta_path.append(_DRNFinder())
-    _APPLIED.add('drn')
+    sys.meta_path.append(_PlaceholderFinder())
+    _APPLIED.add('placeholders')
 
 
 # -- 2. weights-only loading of mmengine checkpoints ----------------------------------------
@@ -98,10 +123,27 @@ def mmengine_checkpoint_safe_globals() -> list:
     return safe
 
 
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_getstate(self) -> dict:
+    """HistoryBuffer state without the default statistics methods: upstream pickles them as
+    ``getattr(HistoryBuffer, 'min')``, a call weights-only loading rightly refuses.
+    ``__setstate__`` restores the defaults anyway."""
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    custom = {k: v for k, v in self._statistics_methods.items() if k not in _DEFAULT_STATISTICS}
+    if custom:
+        state['statistics_methods'] = custom
+    return state
+
+
 def fix_weights_only_resume() -> None:
     if 'weights_only' in _APPLIED:
         return
+    from mmengine.logging.history_buffer import HistoryBuffer
     torch.serialization.add_safe_globals(mmengine_checkpoint_safe_globals())
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
     _APPLIED.add('weights_only')
 
 
@@ -165,12 +207,76 @@ def fix_cpu_distributed() -> None:
     _APPLIED.add('cpu_dist')
 
 
+# -- 5. mmengine's pkg_resources helpers -------------------------------------------------------
+def _is_installed(package: str) -> bool:
+    """Whether ``package`` (a distribution or module name) is installed."""
+    import importlib.metadata as md
+    try:
+        md.distribution(package)
+        return True
+    except md.PackageNotFoundError:
+        return importlib.util.find_spec(package) is not None
+
+
+def _package2module(package: str) -> str:
+    """The top-level module of an installed distribution (mmsegmentation -> mmseg)."""
+    import importlib.metadata as md
+    dist = md.distribution(package)
+    top = (dist.read_text('top_level.txt') or '').split()
+    if top:
+        return top[0]
+    for f in dist.files or []:
+        parts = f.parts
+        if len(parts) == 2 and parts[1] == '__init__.py':
+            return parts[0]
+    raise ValueError(f'can not infer the module name of {package}')
+
+
+def _get_installed_path(package: str) -> str:
+    """Directory of an installed package (by distribution or module name)."""
+    import importlib.metadata as md
+    try:
+        dist = md.distribution(package)
+    except md.PackageNotFoundError as e:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            return os.path.dirname(spec.origin)
+        raise RuntimeError(f'{package} is not installed') from e
+    location = str(dist.locate_file(''))
+    candidate = os.path.join(location, package)
+    if os.path.exists(candidate):
+        return candidate
+    module = _package2module(package)
+    spec = importlib.util.find_spec(module)
+    if spec is not None and spec.origin is not None:
+        return os.path.dirname(spec.origin)
+    return os.path.join(location, module)
+
+
+def fix_mmengine_pkg_resources() -> None:
+    if 'pkg_resources' in _APPLIED:
+        return
+    import mmengine.config  # noqa: F401  (load the modules that import the helpers)
+    import mmengine.utils.package_utils as pu
+    new = {'is_installed': _is_installed, 'get_installed_path': _get_installed_path,
+           'package2module': _package2module}
+    old = {name: getattr(pu, name) for name in new}
+    for mod in list(sys.modules.values()):
+        if mod is None or not getattr(mod, '__name__', '').startswith('mmengine'):
+            continue
+        for name, fn in new.items():
+            if getattr(mod, name, None) is old[name]:
+                setattr(mod, name, fn)
+    _APPLIED.add('pkg_resources')
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
-    fix_mmaction_drn()
+    fix_missing_modules()
     fix_weights_only_resume()
     fix_lvis_np_float()
     fix_cpu_distributed()
+    fix_mmengine_pkg_resources()
 
 
 if os.environ.get('EVA_MM_NO_COMPAT') != '1':
