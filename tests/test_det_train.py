@@ -110,12 +110,6 @@ def test_lvis_recipe_trains_and_evaluates(shapes, tmp_path):
     assert 0 <= val[0]['lvis/bbox_AP'] <= 1
 
 
-@pytest.mark.xfail(
-    strict=True, raises=pickle.UnpicklingError,
-    reason='stack bug (reported to the lead): a full mmengine checkpoint holds HistoryBuffer '
-    'state pickled with builtins.getattr, which torch weights-only loading (default since torch '
-    '2.6; eva_mm.compat allows only HistoryBuffer/numpy globals) refuses, so Runner.resume '
-    'fails. Strict: this test turns into an XPASS failure once compat is fixed.')
 def test_resume_continues_where_it_stopped(shapes, tmp_path):
     from mmengine.runner import Runner
     full = Runner.from_cfg(_tiny_cfg(TINY, shapes, tmp_path / 'full', iters=4,

@@ -16,17 +16,7 @@ echo "[demo_det] 1/4 synthetic shapes data -> data/shapes_det"
 
 echo "[demo_det] 2/4 training $CFG -> $WORK"
 "$PY" tools/train.py "$CFG" --work-dir "$WORK" "${@:2}"
-LAST=$(ls -t "$WORK"/iter_*.pth | head -1)
-# weights + dataset meta only: a full mmengine checkpoint (message hub) does not load with
-# torch's weights-only loader in this stack (see docs/det.md); this file is our own output
-CKPT="$WORK/model_final.pth"
-"$PY" - "$LAST" "$CKPT" <<'PYEOF'
-import sys, torch
-ck = torch.load(sys.argv[1], map_location='cpu', weights_only=False)
-torch.save(dict(state_dict=ck['state_dict'],
-                meta=dict(dataset_meta=ck['meta'].get('dataset_meta'))), sys.argv[2])
-print(f'[demo_det] exported weights of {sys.argv[1]} -> {sys.argv[2]}')
-PYEOF
+CKPT=$(ls -t "$WORK"/iter_*.pth | head -1)
 
 echo "[demo_det] 3/4 testing $CKPT (predictions drawn to $WORK/<time>/vis)"
 "$PY" tools/test.py "$CFG" "$CKPT" --work-dir "$WORK" --out "$WORK/predictions.pkl" \

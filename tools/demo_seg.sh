@@ -21,16 +21,6 @@ start=$(date +%s)
 "$PY" tools/train.py "$CFG" --work-dir "$WORK"
 echo "== train took $(( $(date +%s) - start )) s"
 CKPT="$(ls -t "$WORK"/iter_*.pth | head -1)"
-# Keep only the weights and dataset meta: mmengine 0.10.7 pickles its message hub with
-# builtins.getattr, which torch's weights-only loader (tools/test.py -> load_from) refuses.
-# The file was written by the training step above, so reading it fully here is safe.
-"$PY" - "$CKPT" "$WORK/weights.pth" <<'PYEOF'
-import sys, torch
-ck = torch.load(sys.argv[1], map_location='cpu', weights_only=False)
-meta = {'dataset_meta': ck.get('meta', {}).get('dataset_meta', {})}
-torch.save({'state_dict': ck['state_dict'], 'meta': meta}, sys.argv[2])
-PYEOF
-CKPT="$WORK/weights.pth"
 echo "== 3/3 test $CKPT (mIoU on data/shapes_seg/images/validation) + overlays"
 "$PY" tools/test.py "$CFG" "$CKPT" --work-dir "$WORK/test" \
     --cfg-options default_hooks.visualization.draw=True default_hooks.visualization.interval=1

@@ -21,21 +21,7 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
   "$PY" tools/train.py "$CFG" --work-dir "$WORK"
 fi
 CKPT="$(cat "$WORK/last_checkpoint")"
-# mmengine 0.10.7's message hub pickles getattr(HistoryBuffer, 'min') etc., which torch's
-# weights-only loading (Runner.load_checkpoint) refuses; keep only the weights, allowing
-# getattr for this one read of the file this run just wrote.
-WEIGHTS="$WORK/weights_only.pth"
-"$PY" - "$CKPT" "$WEIGHTS" <<'PYEOF'
-import sys
-import torch
-import eva_mm  # noqa: F401
-from eva_mm.compat import mmengine_checkpoint_safe_globals
-from eva_mm.models.checkpoint import read_checkpoint, save_checkpoint_atomic
-with torch.serialization.safe_globals([getattr] + mmengine_checkpoint_safe_globals()):
-    ck = read_checkpoint(sys.argv[1])
-save_checkpoint_atomic({'state_dict': ck['state_dict'], 'meta': ck.get('meta', {})}, sys.argv[2])
-print(f'weights of {sys.argv[1]} -> {sys.argv[2]}')
-PYEOF
+WEIGHTS="$CKPT"
 run_test() {  # name config
   echo "== test: $1"
   "$PY" tools/test.py "$2" "$WEIGHTS" --work-dir "$WORK/test_$1" 2>&1 | tee "$WORK/test_$1.log"

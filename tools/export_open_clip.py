@@ -22,19 +22,6 @@ from eva_mm.pretrain import export_open_clip, load_exported
 from eva_mm.registry import MODELS
 
 
-def read_mmengine_checkpoint(path: str) -> dict:
-    """Weights-only read of an mmengine checkpoint. mmengine 0.10.7 pickles its message hub's
-    ``HistoryBuffer`` statistics as ``getattr(HistoryBuffer, 'min')`` etc., which torch's
-    weights-only unpickler rejects; ``getattr`` is allowed for this one read only (calls of
-    anything outside torch's allow-list stay refused)."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-
-    from eva_mm.compat import mmengine_checkpoint_safe_globals
-    with torch.serialization.safe_globals([getattr, HistoryBuffer] +
-                                          mmengine_checkpoint_safe_globals()):
-        return read_checkpoint(path)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
@@ -49,7 +36,7 @@ def main() -> None:
     model = MODELS.build(model_cfg)
     if model_cfg.type != 'eva_mm.EVACLIP':
         raise SystemExit(f'{a.config} is not an EVA-CLIP config (model type {model_cfg.type})')
-    sd = unwrap_checkpoint(read_mmengine_checkpoint(a.checkpoint))
+    sd = unwrap_checkpoint(read_checkpoint(a.checkpoint))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [k for k in missing if not k.endswith('attn_mask')]
     if missing or unexpected:

@@ -21,8 +21,8 @@ class ExportStudentHook(Hook):
     ``{work_dir}/{filename}`` as a plain tensor state dict, the file downstream EVAViTs
     initialise from (``init_cfg=dict(type='Pretrained', checkpoint=...)``).
 
-    mmengine's own checkpoints also hold the optimizer and the message hub, whose pickled
-    ``HistoryBuffer`` needs ``getattr`` and so cannot be read with ``weights_only=True``."""
+    mmengine's own checkpoints also hold the teacher, the MIM head, the optimizer and the
+    message hub; this file holds the student alone."""
     priority = 'LOW'
 
     def __init__(self, filename: str = 'eva_mim_student.pth') -> None:
