@@ -6,7 +6,6 @@ import importlib.util
 import json
 import os
 import os.path as osp
-import pickle
 import uuid
 import subprocess
 import sys
