@@ -57,9 +57,6 @@ PIP=("$VENV/bin/python" -m pip)
 "${PIP[@]}" install -q --upgrade pip wheel ninja
 log "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
 "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
-# mmcv 2.1.0's setup.py imports pkg_resources, which setuptools >= 70 no longer ships (torch
-# pulls a newer one in; its setuptools pin only matters for torch's own C++ build helpers).
-"${PIP[@]}" install -q "setuptools<70" 2>&1 | grep -v -E "dependency (resolver|conflicts)|requires setuptools" || true
 "${PIP[@]}" install -q "mmengine==0.10.7"
 
 # -- mmcv with compiled ops (cached wheel) --------------------------------------------------
@@ -81,6 +78,9 @@ else
     log "building mmcv $MMCV_VERSION with compiled $FLAVOUR ops (one time, ~9 min on 2 cores)"
     BUILD="$(mktemp -d)"
     trap 'rm -rf "$BUILD"' EXIT
+    # mmcv 2.1.0's setup.py imports pkg_resources, which setuptools >= 70 no longer ships; the
+    # stack install below restores the setuptools torch asks for (eva_mm.compat fix 5).
+    "${PIP[@]}" install -q "setuptools<70" 2>&1 | grep -v -E "dependency (resolver|conflicts)|requires setuptools" || true
     "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation -d "$BUILD" "mmcv==$MMCV_VERSION"
     tar -xzf "$BUILD"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD"
     SRC="$BUILD/mmcv-$MMCV_VERSION"
@@ -97,10 +97,12 @@ else
   else
     log "using cached mmcv wheel from $WHEEL_DIR"
   fi
+  # a previously installed mmcv-lite (mmcv without ops) would shadow the package metadata
+  "${PIP[@]}" uninstall -q -y mmcv-lite >/dev/null 2>&1 || true
   "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
   echo "$FLAVOUR" > "$VENV/.mmcv_flavour"
   # mmcv's own run-time requirements (installed without build isolation above)
-  "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf "opencv-python"
+  "${PIP[@]}" install -q addict packaging Pillow pyyaml yapf
 fi
 
 # -- the rest of the stack, pinned ----------------------------------------------------------
