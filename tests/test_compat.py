@@ -36,7 +36,8 @@ def test_mmaction_models_import_needs_and_gets_the_drn_fix():
 
 
 def test_deepspeed_strategy_module_needs_and_gets_the_onebit_fix():
-    code = 'import mmengine._strategy.deepspeed as d; print(d.DeepSpeedStrategy.__name__)'
+    code = ('import mmengine._strategy.deepspeed as d; d.register_deepspeed_optimizers(); '
+            'print(d.DeepSpeedStrategy.__name__)')
     broken = _run(code, env=ENV_NO_COMPAT)
     assert broken.returncode != 0 and 'deepspeed.runtime.fp16.onebit' in broken.stderr
     fixed = _run('import eva_mm.compat;' + code)
@@ -73,7 +74,8 @@ class _Toy:
             default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3,
                                                by_epoch=False),
                                logger=dict(type='LoggerHook', interval=1)),
-            custom_hooks=[dict(type='EvaMMTestCrashHook', after=crash_after)],
+            custom_hooks=[dict(type='EvaMMTestCrashHook', after=crash_after),
+                          dict(type='eva_mm.RNGStateHook')],
             randomness=dict(seed=0, deterministic=True),
             default_scope='mmengine', log_level='WARNING')
 
@@ -155,7 +157,7 @@ def test_resume_needs_the_weights_only_fix(tmp_path):
     # the message hub comes back with working statistics
     hub = torch.load(ckpt, weights_only=True)['message_hub']
     lr = hub['log_scalars']['train/lr']
-    assert lr.mean() == lr.current() and lr.statistics('max') == lr.max()
+    assert lr.statistics('mean') == lr.mean() and lr.statistics('max') == lr.max()
 
 
 class _Payload:

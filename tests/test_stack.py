@@ -56,7 +56,7 @@ def test_roi_align_on_a_linear_ramp():
     from mmcv.ops import roi_align
     feat = torch.arange(4.).repeat(4, 1)[None, None]  # (1, 1, 4, 4), f = x
     rois = torch.tensor([[0., 0.5, 0.5, 2.5, 2.5]])  # aligned: continuous [0, 2] x [0, 2]
-    out = roi_align(feat, rois, (2, 2), spatial_scale=1., sampling_ratio=2, aligned=True)
+    out = roi_align(feat, rois, (2, 2), 1., 2, 'avg', True)  # spatial scale, ratio, mode, aligned
     # bins [0, 1] and [1, 2]; samples at 0.25/0.75 and 1.25/1.75
     assert torch.allclose(out[0, 0], torch.tensor([[0.5, 1.5], [0.5, 1.5]]))
 
