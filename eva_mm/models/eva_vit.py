@@ -362,6 +362,24 @@ class EVAViT(BaseModule):
         return self
 
     # -- forward -------------------------------------------------------------------------------
+    def apply_mask_token(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Replace masked patch tokens by the [MASK] token.
+
+        Args:
+            x: (B, N, C) patch tokens (before prefix tokens and position embedding).
+            mask: (B, N) bool, True where masked.
+        Returns:
+            (B, N, C)
+        """
+        if self.mask_token is None:
+            raise ValueError('a mask was given but the model has no mask token '
+                             '(use_mask_token=False)')
+        if mask.shape != x.shape[:2]:
+            raise ValueError(f'mask shape {tuple(mask.shape)} does not match the patch grid '
+                             f'{tuple(x.shape[:2])}')
+        w = mask.unsqueeze(-1).type_as(x)
+        return x * (1 - w) + self.mask_token.to(x.dtype) * w
+
     def embed(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
               ) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """Images (B, Cin, H, W) -> tokens (B, P + N, C) with position embedding, and the grid.
@@ -369,14 +387,7 @@ class EVAViT(BaseModule):
         ``mask`` (B, N) bool marks patches replaced by the [MASK] token (MIM)."""
         x, hw = self.patch_embed(x)
         if mask is not None:
-            if self.mask_token is None:
-                raise ValueError('a mask was given but the model has no mask token '
-                                 '(use_mask_token=False)')
-            if mask.shape != x.shape[:2]:
-                raise ValueError(f'mask shape {tuple(mask.shape)} does not match the patch grid '
-                                 f'{tuple(x.shape[:2])}')
-            w = mask.unsqueeze(-1).type_as(x)
-            x = x * (1 - w) + self.mask_token.to(x.dtype) * w
+            x = self.apply_mask_token(x, mask)
         if self.cls_token is not None:
             x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
         if self.pos_embed is not None:

@@ -179,14 +179,7 @@ class EVAViT3D(EVAViT):
         x, (T, H, W) = self.patch_embed(x)
         self._thw = (T, H, W)
         if mask is not None:
-            if self.mask_token is None:
-                raise ValueError('a mask was given but the model has no mask token '
-                                 '(use_mask_token=False)')
-            if mask.shape != x.shape[:2]:
-                raise ValueError(f'mask shape {tuple(mask.shape)} does not match the tubelet '
-                                 f'grid {tuple(x.shape[:2])}')
-            m = mask.unsqueeze(-1).type_as(x)
-            x = x * (1 - m) + self.mask_token.to(x.dtype) * m
+            x = self.apply_mask_token(x, mask)
         pos = resize_pos_embed(self.pos_embed, self.pos_grid, (H, W), self.num_extra_tokens)
         space = pos[:, self.num_extra_tokens:]  # (1, H*W, C)
         time = resize_time_embed(self.time_embed, T)  # (1, T, C)
