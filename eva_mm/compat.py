@@ -30,6 +30,12 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
 6. deepspeed 0.19 removed ``deepspeed.runtime.fp16.onebit``, which mmengine 0.10.7's
    ``DeepSpeedStrategy`` imports unconditionally, so no DeepSpeed run can be built. Placeholder
    module as in fix 1: ``OnebitAdam``/``OnebitLamb``/``ZeroOneAdam`` raise a clear error if used.
+7. mmcv 2.1.0's compiled CPU kernels of ``roi_align``, ``roi_align_rotated``, ``soft_nms`` and
+   ``modulated_deform_conv2d`` read their tensors as dense row-major memory without checking
+   the strides, so a non-contiguous input (a permuted LayerNorm2d output, ``dets[:, :4]``)
+   gives silently wrong results: RoI features of a ViTDet pyramid are garbage and the RoI
+   heads cannot learn. We make the tensor arguments of those ops' autograd functions
+   contiguous before the kernel call (a no-op for contiguous tensors).
 """
 import importlib
 import importlib.abc
@@ -270,6 +276,32 @@ def fix_mmengine_pkg_resources() -> None:
     _APPLIED.add('pkg_resources')
 
 
+# -- 7. mmcv ops that ignore tensor strides ----------------------------------------------------
+# (module, autograd Function) of the mmcv.ops whose kernels assume contiguous inputs.
+STRIDE_BLIND_OPS = (('mmcv.ops.roi_align', 'RoIAlignFunction'),
+                    ('mmcv.ops.roi_align_rotated', 'RoIAlignRotatedFunction'),
+                    ('mmcv.ops.nms', 'SoftNMSop'),
+                    ('mmcv.ops.modulated_deform_conv', 'ModulatedDeformConv2dFunction'))
+
+
+def _contiguous_forward(forward):
+    def wrapped(ctx, *args, **kwargs):
+        args = tuple(a.contiguous() if isinstance(a, torch.Tensor) else a for a in args)
+        return forward(ctx, *args, **kwargs)
+    wrapped.__wrapped__ = forward
+    wrapped.__doc__ = forward.__doc__
+    return wrapped
+
+
+def fix_mmcv_strides() -> None:
+    if 'mmcv_strides' in _APPLIED:
+        return
+    for module, name in STRIDE_BLIND_OPS:
+        fn = getattr(importlib.import_module(module), name)
+        fn.forward = staticmethod(_contiguous_forward(fn.forward))
+    _APPLIED.add('mmcv_strides')
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
     fix_missing_modules()
@@ -277,6 +309,7 @@ def apply_all() -> None:
     fix_lvis_np_float()
     fix_cpu_distributed()
     fix_mmengine_pkg_resources()
+    fix_mmcv_strides()
 
 
 if os.environ.get('EVA_MM_NO_COMPAT') != '1':

@@ -262,3 +262,60 @@ def test_mmengine_package_helpers_and_mm_base_configs(tmp_path):
     cfg.write_text("_base_ = ['mmdet::_base_/default_runtime.py']\nfoo = 1\n")
     c = Config.fromfile(str(cfg))
     assert c.foo == 1 and c.default_scope == 'mmdet'
+
+
+# -- 7. mmcv ops that ignore tensor strides ---------------------------------------------------
+# Without the fix each op is wrong on non-contiguous inputs: roi_align / roi_align_rotated /
+# modulated_deform_conv2d return wrong values, soft_nms overwrites the caller's boxes.
+_STRIDES_CODE = '''
+import torch{imp}
+from mmcv import ops
+from torchvision.ops import roi_align as tv_roi_align
+torch.manual_seed(0)
+def cl(t):  # same values, channels-last storage (what LayerNorm2d's permute returns)
+    return t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+x = torch.randn(2, 8, 16, 16)
+rois = torch.tensor([[0, 2., 3., 10., 12.], [1, 0., 0., 15., 9.]])
+ref = tv_roi_align(x, rois, 7, 1.0, 0, aligned=True)
+rr = torch.tensor([[0, 8., 8., 6., 4., 0.3]])
+xy = torch.rand(40, 2) * 50
+boxes = torch.cat([xy, xy + torch.rand(40, 2) * 30 + 5], 1)
+scores = torch.rand(40)
+boxes_cm = boxes.t().contiguous().t()  # e.g. torch.stack([x1, y1, x2, y2], 0).t()
+off = torch.randn(2, 18, 16, 16) * 0.5
+mask = torch.sigmoid(torch.randn(2, 9, 16, 16))
+w = torch.randn(4, 8, 3, 3)
+mdc = lambda x, o, m: ops.modulated_deform_conv2d(x, o, m, w, None, 1, 1, 1, 1, 1)
+err = dict(
+    roi_align=(ops.roi_align(cl(x), rois, 7, 1.0, 0) - ref).abs().max().item(),
+    roi_align_rotated=(ops.roi_align_rotated(cl(x), rr, 7, 1.0, 0)
+                       - ops.roi_align_rotated(x, rr, 7, 1.0, 0)).abs().max().item(),
+    # soft_nms: the result is right, but the caller's (column-major) boxes are overwritten
+    soft_nms=float(ops.soft_nms(boxes_cm, scores, 0.5)[1].numel() == 0)
+    + (boxes_cm - boxes).abs().max().item(),
+    modulated_deform_conv2d=(mdc(cl(x), cl(off), cl(mask)) - mdc(x, off, mask)).abs().max().item())
+print(err)
+'''
+
+
+def test_mmcv_stride_blind_ops_need_and_get_the_fix():
+    broken = _run(_STRIDES_CODE.format(imp=''), env=ENV_NO_COMPAT)
+    assert broken.returncode == 0, broken.stderr
+    errs = eval(broken.stdout.strip().splitlines()[-1])
+    assert all(e > 1e-3 for e in errs.values()), errs  # each op is wrong without the fix
+    fixed = _run(_STRIDES_CODE.format(imp='; import eva_mm'))
+    assert fixed.returncode == 0, fixed.stderr
+    errs = eval(fixed.stdout.strip().splitlines()[-1])
+    assert all(e < 1e-5 for e in errs.values()), errs
+
+
+def test_roi_align_gradient_reaches_channels_last_features():
+    import eva_mm  # noqa: F401
+    from mmcv.ops import roi_align
+    from torchvision.ops import roi_align as tv_roi_align
+    x = torch.randn(1, 4, 12, 12, requires_grad=True)
+    rois = torch.tensor([[0, 1., 2., 9., 8.]])
+    xcl = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    g, = torch.autograd.grad(roi_align(xcl, rois, 5, 1.0, 0).square().sum(), x)
+    g_ref, = torch.autograd.grad(tv_roi_align(x, rois, 5, 1.0, 0, True).square().sum(), x)
+    torch.testing.assert_close(g, g_ref)
