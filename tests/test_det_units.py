@@ -46,6 +46,23 @@ def test_ln2d_is_channel_layernorm():
     torch.testing.assert_close(ln(x), ref)
 
 
+
+def test_roi_features_of_the_simple_fpn_match_torchvision():
+    """The pyramid ends in LN2d (non-contiguous maps); mmdet's RoI extractor on it must give
+    torchvision's roi_align of the same maps (mmcv's CPU kernel ignored strides: compat fix 7)."""
+    from torchvision.ops import roi_align as tv_roi_align
+    fpn = SimpleFPN(64, [16, 32, 64, 64], 32, num_outs=5).eval()
+    feats = fpn((torch.randn(1, 64, 8, 8), ))
+    assert not feats[0].is_contiguous()
+    extractor = MODELS.build(dict(
+        type='mmdet.SingleRoIExtractor', out_channels=32, featmap_strides=[4, 8, 16, 32],
+        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0)))
+    rois = torch.tensor([[0, 10., 12., 40., 50.], [0, 60., 5., 90., 30.]])  # level 0
+    with torch.no_grad():
+        got = extractor(feats[:4], rois)
+        ref = tv_roi_align(feats[0].contiguous(), rois, 7, 1 / 4, 0, aligned=True)
+    torch.testing.assert_close(got, ref)
+
 # -- federated loss --------------------------------------------------------------------------------
 def test_fed_loss_classes_sampling():
     K = 100

@@ -1,7 +1,7 @@
 # Schedule + runtime of the CPU shapes detectors: the paper recipe's AdamW + layer-wise lr
 # decay 0.9 (fp32 on CPU: mmengine's AMP wrapper needs an accelerator), iteration based.
 default_scope = 'mmdet'
-max_iters = 300
+max_iters = 600
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -19,7 +19,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -31,3 +31,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook')]
