@@ -52,3 +52,6 @@ test_cfg = dict()
 default_hooks = dict(logger=dict(interval=5),
                      checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume.
+custom_hooks = [dict(type='eva_mm.RNGStateHook')]

@@ -54,7 +54,9 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=150)
 val_cfg = dict()
 test_cfg = dict()
-custom_hooks = [dict(type='eva_mm.ZeroShotClassifierHook'),
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ZeroShotClassifierHook'),
                 dict(type='eva_mm.ValidateBeforeTrainHook')]
 default_hooks = dict(logger=dict(interval=10, log_metric_by_epoch=False),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -33,7 +33,9 @@ model = dict(
     data_preprocessor=data_preprocessor)
 
 # ---- runtime ------------------------------------------------------------------------------
-custom_hooks = [dict(type='eva_mm.ZeroShotClassifierHook')]
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ZeroShotClassifierHook')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),

@@ -31,8 +31,11 @@ model = dict(
     data_preprocessor=data_preprocessor)
 
 # ---- runtime ------------------------------------------------------------------------------
-# the student alone, as a plain state dict, for EVA-CLIP / downstream init_cfg
-custom_hooks = [dict(type='eva_mm.ExportStudentHook', filename='eva_mim_student.pth')]
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one. ExportStudentHook: the
+# student alone, as a plain state dict, for EVA-CLIP / downstream init_cfg.
+custom_hooks = [dict(type='eva_mm.RNGStateHook'),
+                dict(type='eva_mm.ExportStudentHook', filename='eva_mim_student.pth')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),

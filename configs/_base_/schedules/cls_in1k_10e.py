@@ -21,5 +21,8 @@ train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 # mmengine EMA: ema = (1 - momentum) * ema + momentum * param, so momentum = 1 - 0.9999
-custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook'),
+                dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
 auto_scale_lr = dict(enable=False, base_batch_size=512)

@@ -21,3 +21,6 @@ train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
 val_cfg = None  # [EVA] no evaluation during the intermediate fine-tune
 test_cfg = None
 auto_scale_lr = dict(enable=False, base_batch_size=4096)
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook')]

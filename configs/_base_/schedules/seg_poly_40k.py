@@ -37,3 +37,6 @@ load_from = None
 resume = False
 # 8 GPUs x 2 images
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook')]

@@ -40,3 +40,6 @@ visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 log_level = 'INFO'
 load_from = None
 resume = False
+# eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
+# run draws the same drop-path / dropout masks as an uninterrupted one.
+custom_hooks = [dict(type='eva_mm.RNGStateHook')]
