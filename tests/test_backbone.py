@@ -128,6 +128,54 @@ def test_rel_pos_vitdet_forward_backward_and_fused_switch():
     assert m.blocks[0].attn.rel_pos_h.grad.abs().sum() > 0
 
 
+def test_folded_rel_pos_equals_dense_bias_values_and_gradients():
+    """fold_rel_pos_into_qkv + SDPA == softmax(scale q.k + dense decomposed bias) v, also for a
+    non-square grid, in the output and in the gradients of q, k, v and both tables."""
+    from eva_mm.layers.rel_pos import decomposed_rel_pos_bias, fold_rel_pos_into_qkv
+    torch.manual_seed(0)
+    hw, d = (6, 10), 8
+    q, k, v = (torch.randn(2, 3, 60, d, requires_grad=True) for _ in range(3))
+    rh = (torch.randn(11, d) * .5).requires_grad_()
+    rw = (torch.randn(19, d) * .5).requires_grad_()
+    scale = d ** -0.5
+    q2, k2, v2 = fold_rel_pos_into_qkv(q, k, v, rh, rw, hw, hw, scale)
+    assert q2.shape == k2.shape == v2.shape == (2, 3, 60, d + 16)
+    got = torch.nn.functional.scaled_dot_product_attention(q2, k2, v2, scale=scale)[..., :d]
+    attn = (q * scale) @ k.transpose(-2, -1) + decomposed_rel_pos_bias(q, rh, rw, hw, hw)
+    ref = attn.softmax(-1) @ v
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    w = torch.randn_like(ref)
+    g = torch.autograd.grad((got * w).sum(), (q, k, v, rh, rw))
+    g_ref = torch.autograd.grad((ref * w).sum(), (q, k, v, rh, rw))
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_global_rel_pos_attention_takes_the_folded_path_and_matches_math():
+    from eva_mm.layers import attention as attn_mod
+    m = EVAViT(TINY, img_size=64, patch_size=8, with_cls_token=False, out_type='featmap',
+               window_size=4, window_block_indexes=vitdet_window_blocks(4, 2), use_rel_pos=True)
+    for blk in m.blocks:
+        torch.nn.init.normal_(blk.attn.rel_pos_h, std=0.5)
+        torch.nn.init.normal_(blk.attn.rel_pos_w, std=0.5)
+    x = torch.randn(1, 3, 256, 256)  # 32x32 = 1024 tokens in the global blocks
+    assert 32 * 32 >= attn_mod.FOLD_REL_POS_MIN_TOKENS
+    calls = []
+    fold = attn_mod.fold_rel_pos_into_qkv
+    attn_mod.fold_rel_pos_into_qkv = lambda *a: calls.append(a[0].shape) or fold(*a)
+    try:
+        a = m(x)[0]
+    finally:
+        attn_mod.fold_rel_pos_into_qkv = fold
+    assert len(calls) == 2  # the two global blocks; window blocks keep the dense bias
+    set_fused_attn(False)
+    try:
+        b = m(x)[0]
+    finally:
+        set_fused_attn(True)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
 def test_with_cp_matches_gradients():
     torch.manual_seed(0)
     a = EVAViT(TINY, img_size=56)
