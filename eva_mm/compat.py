@@ -37,6 +37,7 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
    heads cannot learn. We make the tensor arguments of those ops' autograd functions
    contiguous before the kernel call (a no-op for contiguous tensors).
 """
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -285,11 +286,10 @@ STRIDE_BLIND_OPS = (('mmcv.ops.roi_align', 'RoIAlignFunction'),
 
 
 def _contiguous_forward(forward):
+    @functools.wraps(forward)
     def wrapped(ctx, *args, **kwargs):
         args = tuple(a.contiguous() if isinstance(a, torch.Tensor) else a for a in args)
         return forward(ctx, *args, **kwargs)
-    wrapped.__wrapped__ = forward
-    wrapped.__doc__ = forward.__doc__
     return wrapped
 
 

@@ -32,10 +32,11 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from eva_mm.layers.rel_pos import get_rel_pos  # noqa: E402
+from eva_mm.layers.window import window_partition, window_unpartition  # noqa: E402
 
 ARCHS = {  # embed_dims, num_layers, num_heads, mlp hidden
     't': (192, 12, 3, 768), 's': (384, 12, 6, 1536), 'b': (768, 12, 12, 3072),
@@ -72,12 +73,6 @@ def vit_forward_flops(arch: str, img: int, patch: int, batch: int, cls_token: bo
 # manual-attention ViTDet reference (attention matrix and rel-pos terms materialised), the
 # kind of code in detectron2 / mmdet ViTDet; written here as the benchmark's baseline
 # ---------------------------------------------------------------------------------------------
-def _axis_rel_table(size: int, table: torch.Tensor) -> torch.Tensor:
-    """(2*size-1, D) table -> (size, size, D) embeddings of every (query, key) offset."""
-    idx = torch.arange(size, device=table.device)
-    return table[(idx[:, None] - idx[None, :]) + size - 1]
-
-
 class RefAttention(nn.Module):
     """Softmax attention computed explicitly, with decomposed rel-pos terms added to it."""
 
@@ -97,8 +92,8 @@ class RefAttention(nn.Module):
         q, k, v = qkv.reshape(3, B * self.heads, H * W, self.d).unbind(0)
         attn = (q * self.scale) @ k.transpose(-2, -1)  # (B*h, HW, HW)
         rq = q.reshape(B * self.heads, H, W, self.d)
-        bias_h = torch.einsum('bhwc,hkc->bhwk', rq, _axis_rel_table(H, self.rel_h))
-        bias_w = torch.einsum('bhwc,wkc->bhwk', rq, _axis_rel_table(W, self.rel_w))
+        bias_h = torch.einsum('bhwc,hkc->bhwk', rq, get_rel_pos(H, H, self.rel_h))
+        bias_w = torch.einsum('bhwc,wkc->bhwk', rq, get_rel_pos(W, W, self.rel_w))
         attn = (attn.view(B * self.heads, H, W, H, W) + bias_h[:, :, :, :, None]
                 + bias_w[:, :, :, None, :]).view(B * self.heads, H * W, H * W)
         out = attn.softmax(dim=-1) @ v
@@ -120,15 +115,8 @@ class RefBlock(nn.Module):
         """x: (B, H, W, C)."""
         y = self.norm1(x)
         if self.window:
-            B, H, W, C = y.shape
-            S = self.window
-            ph, pw = (S - H % S) % S, (S - W % S) % S
-            y = F.pad(y, (0, 0, 0, pw, 0, ph))
-            Hp, Wp = H + ph, W + pw
-            y = y.view(B, Hp // S, S, Wp // S, S, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, S, S, C)
-            y = self.attn(y)
-            y = y.view(B, Hp // S, Wp // S, S, S, C).permute(0, 1, 3, 2, 4, 5)
-            y = y.reshape(B, Hp, Wp, C)[:, :H, :W]
+            windows, pad_hw = window_partition(y, self.window)
+            y = window_unpartition(self.attn(windows), self.window, pad_hw, y.shape[1:3])
         else:
             y = self.attn(y)
         x = x + y
