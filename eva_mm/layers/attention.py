@@ -16,7 +16,7 @@ from .rel_pos import decomposed_rel_pos_bias, fold_rel_pos_into_qkv
 _FUSED_ATTN = True
 # Rel-pos attention over at least this many tokens folds the bias into q/k channels
 # (``fold_rel_pos_into_qkv``) instead of a dense (N, N) mask. Measured on a 2-core CPU, fp32
-# forward + backward of one 12-head attention: at 4096 tokens 2.4x less peak memory and about
+# forward + backward of one 12-head attention: at 4096 tokens 2.4x less peak process memory and about
 # the same time; at 1024 tokens 1.3x faster; at 256 tokens (a 16x16 window) 1.2x slower.
 FOLD_REL_POS_MIN_TOKENS = 1024
 
