@@ -34,3 +34,33 @@ class RNGStateHook(Hook):
         torch.set_rng_state(state['torch'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])
+
+
+@HOOKS.register_module()
+class ConvertCheckpointHook(Hook):
+    """Convert an official whole-model checkpoint (e.g. a released detectron2 EVA-01 detector)
+    given as ``load_from`` (or to ``tools/test.py``) to the eva_mm model's keys before mmengine
+    loads it, through :func:`eva_mm.models.checkpoint.convert_model_state_dict` (the same
+    path as ``tools/model_converters/eva_to_eva_mm.py``). Checkpoints already in eva_mm's
+    layout (converted files, resumed runs) pass unchanged. Dropped keys are logged."""
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from ..models.checkpoint import (CheckpointError, convert_model_state_dict,
+                                         detect_model_layout, unwrap_checkpoint)
+        try:
+            sd = unwrap_checkpoint(checkpoint)
+        except CheckpointError:
+            return
+        if detect_model_layout(sd) is None:
+            return
+        out, report = convert_model_state_dict(sd)
+        checkpoint.clear()
+        checkpoint['state_dict'] = out
+        checkpoint['meta'] = dict(converted_from=report.layout)
+        runner.logger.info(f'ConvertCheckpointHook: converted a {report.layout!r} checkpoint '
+                           f'({len(out)} tensors); {report.notes}')
+        for reason in sorted(set(report.dropped.values())):
+            keys = [k for k, r in report.dropped.items() if r == reason]
+            runner.logger.info(f'ConvertCheckpointHook: dropped {len(keys)} key(s) ({reason}): '
+                               f'{keys[:4]}{" ..." if len(keys) > 4 else ""}')

@@ -12,7 +12,12 @@ layout         recognised by
 ``open_clip``  EVA-CLIP / open_clip vision tower under ``visual.trunk.`` or ``visual.``
 ``eva02``      EVA-02 (official or timm): ``attn.q_proj``/``k_proj``/``v_proj``, SwiGLU
 ``timm``       timm ``Eva`` state dicts (same block names as the official ones)
+``detectron2`` the ViT (``backbone.net.``) of an official EVA-01 detector
 =============  ============================================================================
+
+Whole task models (a detector, a video classifier, a segmenter) are converted by the layouts
+their task adapters register (:func:`register_model_layout`); :func:`convert_model_state_dict`
+is the one entry point for the CLI and for ``load_from`` (``ConvertCheckpointHook``).
 
 Loading never unpickles code (``torch.load(weights_only=True)``); a shape mismatch other
 than the position grid or the patch kernel (which are resized) is an error naming the key.
@@ -22,7 +27,7 @@ import os.path as osp
 import pickle
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -109,9 +114,11 @@ def detect_layout(sd: StateDict) -> Tuple[str, str]:
         return 'open_clip', 'visual.trunk.'
     if any(k.startswith('visual.') for k in keys):
         return 'open_clip', 'visual.'
-    for prefix in ('backbone.', 'module.', ''):
+    for prefix in ('backbone.net.', 'backbone.', 'module.', ''):
         if f'{prefix}patch_embed.proj.weight' not in sd:
             continue
+        if prefix == 'backbone.net.':  # an official detectron2 detector: its ViT
+            return 'detectron2', prefix
         if prefix == 'backbone.':
             return 'eva_mm', prefix
         if f'{prefix}blocks.0.attn.q_proj.weight' in sd or any('mlp.w1' in k or 'mlp.w12' in k
@@ -274,6 +281,53 @@ def load_pretrained(model: nn.Module, path: str, prefix: Optional[str] = None,
     print_log(f'EVA checkpoint {path}: layout {report.layout!r}; dropped {len(report.dropped)} '
               f'key(s) ({sorted(set(report.dropped.values()))}); {report.notes}', logger=logger)
     return load_state_dict_into(model, sd, strict=strict, logger=logger)
+
+
+# -- whole-model layouts -----------------------------------------------------------------------
+# Official checkpoints of whole task models (a detectron2 detector, a video classifier, an mmseg
+# 0.x segmenter) convert to the keys of the eva_mm mm* model, not only to EVAViT keys. Each task
+# adapter registers its layout here (on import); the CLI and ``ConvertCheckpointHook`` (so
+# ``load_from`` and ``tools/test.py``) call :func:`convert_model_state_dict`, the one path.
+
+
+@dataclass
+class ModelLayout:
+    """A whole-model checkpoint layout: ``detect(sd)`` says whether a state dict has it,
+    ``convert(sd)`` returns the eva_mm model's state dict and a report of what was dropped."""
+    name: str
+    detect: Callable[[StateDict], bool]
+    convert: Callable[[StateDict], Tuple[StateDict, ConversionReport]]
+
+
+MODEL_LAYOUTS: List[ModelLayout] = []
+
+
+def register_model_layout(name: str, detect: Callable[[StateDict], bool],
+                          convert: Callable[[StateDict], Tuple[StateDict, ConversionReport]]
+                          ) -> None:
+    """Register (or replace, by name) a whole-model layout."""
+    MODEL_LAYOUTS[:] = [m for m in MODEL_LAYOUTS if m.name != name]
+    MODEL_LAYOUTS.append(ModelLayout(name, detect, convert))
+
+
+def detect_model_layout(sd: StateDict) -> Optional[ModelLayout]:
+    """The registered whole-model layout of ``sd``, or None (then it is a backbone layout)."""
+    hits = [m for m in MODEL_LAYOUTS if m.detect(sd)]
+    if len(hits) > 1:
+        raise CheckpointError(f'ambiguous checkpoint: matches the layouts {[m.name for m in hits]}')
+    return hits[0] if hits else None
+
+
+def convert_model_state_dict(sd: StateDict) -> Tuple[StateDict, ConversionReport]:
+    """Any supported checkpoint -> the state dict of an eva_mm model: a registered whole-model
+    layout converts all its keys; a backbone layout becomes ``backbone.<EVAViT key>``."""
+    layout = detect_model_layout(sd)
+    if layout is not None:
+        out, report = layout.convert(sd)
+        report.layout = layout.name
+        return out, report
+    out, report = convert_state_dict(sd)
+    return {f'backbone.{k}': v for k, v in out.items()}, report
 
 
 def save_checkpoint_atomic(obj: dict, path: str) -> None:
