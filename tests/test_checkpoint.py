@@ -18,6 +18,7 @@ from timm.models.eva import Eva, _create_eva
 
 from eva_mm.models import (CheckpointError, EVAViT, convert_state_dict, load_pretrained,
                            read_checkpoint)
+from eva_mm.models.checkpoint import load_state_dict_into
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_G = dict(embed_dims=64, num_layers=2, num_heads=4, feedforward_channels=96)
@@ -113,6 +114,52 @@ def test_eva02_matches_timm(tmp_path, name, arch, official):
     with torch.no_grad():
         expect = ref.eval().forward_features(x)
     assert (expect - _tokens(m, x)).abs().max() <= 1e-4
+
+
+def test_eva02_clip_tower_loads_strictly_without_rope_buffers():
+    """An EVA02-CLIP checkpoint (official EVA-CLIP ``eva_vit_model.py`` layout under
+    ``visual.``: q/k/v projections + q_bias/v_bias, SwiGLU w1/w2/w3, sub-LN ``inner_attn_ln`` /
+    ``ffn_ln``, the shared RoPE module's buffers at ``visual.rope.*`` and again under every
+    block as ``visual.blocks.N.attn.rope.freqs_cos/sin``, the projection ``visual.head``, a
+    text tower): the derived RoPE buffers are dropped and reported, the rest loads strictly and
+    gives timm's outputs."""
+    ref = timm.create_model('eva02_base_patch14_224', depth=2, num_classes=0, global_pool='',
+                            scale_attn_inner=True)
+    _randomize(ref)
+    ren = {'mlp.norm.': 'mlp.ffn_ln.', 'attn.norm.': 'attn.inner_attn_ln.', 'mlp.fc1_g.': 'mlp.w1.',
+           'mlp.fc1_x.': 'mlp.w2.', 'mlp.fc2.': 'mlp.w3.'}
+    sd = {}
+    for k, v in ref.state_dict().items():
+        for a, b in ren.items():
+            k = k.replace(a, b)
+        k = k.replace('attn.q_proj.bias', 'attn.q_bias').replace('attn.v_proj.bias', 'attn.v_bias')
+        sd[f'visual.{k}'] = v
+    rope = {'freqs_cos': torch.randn(256, 64), 'freqs_sin': torch.randn(256, 64)}
+    for n, t in rope.items():
+        sd[f'visual.rope.{n}'] = t
+        for i in range(2):
+            sd[f'visual.blocks.{i}.attn.rope.{n}'] = t
+    sd['visual.head.weight'] = torch.randn(512, 768)
+    sd['visual.head.bias'] = torch.zeros(512)
+    sd['text.token_embedding.weight'] = torch.randn(100, 512)
+    sd['logit_scale'] = torch.tensor(4.6)
+    out, report = convert_state_dict(sd)
+    assert report.layout == 'open_clip'
+    rope_keys = sorted(k for k, r in report.dropped.items() if r.startswith('RoPE'))
+    assert rope_keys == sorted(k for k in sd if '.rope.' in k) and len(rope_keys) == 6
+    assert not any('rope' in k for k in out)
+    arch = dict(EVAViT.parse_arch('eva02-b'), num_layers=2, attn_norm=True)
+    m = EVAViT(arch, img_size=224, patch_size=14)
+    missing, unexpected = load_state_dict_into(m, out, strict=True)
+    assert missing == [] and unexpected == []
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        expect = ref.eval().forward_features(x)
+    assert (expect - _tokens(m, x)).abs().max() <= 1e-4
+    # before the fix the per-block buffers were unexpected keys: a strict load must name them
+    with pytest.raises(CheckpointError, match=r'unexpected keys \[.blocks.0.attn.rope.freqs_cos'):
+        load_state_dict_into(m, dict(out, **{'blocks.0.attn.rope.freqs_cos': rope['freqs_cos']}),
+                             strict=True)
 
 
 def test_converter_cli_14_to_16_and_grid(tmp_path):

@@ -41,7 +41,9 @@ StateDict = Dict[str, torch.Tensor]
 _DROPPED = [
     (re.compile(r'^lm_head\.'), 'MIM prediction head'),
     (re.compile(r'^head\.'), 'classification head'),
-    (re.compile(r'^rope\.'), 'RoPE tables are computed, not loaded'),
+    # top-level ``rope.*`` and, in EVA02-CLIP towers, the shared module again under every block
+    # (``blocks.N.attn.rope.freqs_cos/freqs_sin``): derived buffers
+    (re.compile(r'(^|\.)rope\.'), 'RoPE tables are computed, not loaded'),
     (re.compile(r'\.attn\.k_bias$'), 'k bias is fixed at zero'),
     (re.compile(r'^logit_scale$'), 'CLIP temperature'),
 ]
