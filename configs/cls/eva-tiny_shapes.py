@@ -54,4 +54,7 @@ default_hooks = dict(logger=dict(interval=5),
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume.
-custom_hooks = [dict(type='eva_mm.RNGStateHook')]
+# Trained from scratch on purpose (CPU demo): said explicitly here, and
+# CheckPretrainedWeightsHook logs a warning at start that the backbone starts random.
+allow_random_init = True
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook')]

@@ -10,3 +10,8 @@ model = dict(
                   init_cfg=dict(type='Pretrained',
                                 checkpoint='checkpoints/eva_21k_224px_psz14.pt')),
     head=dict(loss=dict(label_smooth_val=0.3)))  # [EVA] smoothing 0.3, no Mixup/CutMix
+pretrained_weights = {
+    'model.backbone.init_cfg':
+    'the IN-21K fine-tuned EVA-g eva_21k_224px_psz14.pt: '
+    'https://huggingface.co/BAAI/EVA/resolve/main/eva_21k_224px_psz14.pt (or the last '
+    'checkpoint of configs/cls/eva_in21k_224.py)'}

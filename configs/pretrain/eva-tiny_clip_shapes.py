@@ -14,7 +14,15 @@ model = dict(
                       checkpoint='work_dirs/eva-tiny_mim_shapes/eva_mim_student.pth')),
     embed_dim=64,
     text_cfg=dict(context_length=16, vocab_size=49408, width=64, heads=2, layers=2),
-    quick_gelu=False)
+    quick_gelu=False,
+    text_checkpoint=None)
+# The tiny text tower is random on purpose (no pretrained tiny text encoder exists): said
+# explicitly here, and CheckPretrainedWeightsHook logs it as a warning at start. The image
+# tower's MIM student must exist.
+allow_random_init = True
+pretrained_weights = {
+    'model.vision.init_cfg': 'the tiny MIM student: run configs/pretrain/eva-tiny_mim_shapes.py '
+    'first (bash tools/demo_pretrain.sh does both)'}
 
 data_root = 'data/captioned_shapes'
 train_pipeline = [
@@ -56,7 +64,8 @@ val_cfg = dict()
 test_cfg = dict()
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ZeroShotClassifierHook'),
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ZeroShotClassifierHook'),
                 dict(type='eva_mm.ValidateBeforeTrainHook')]
 default_hooks = dict(logger=dict(interval=10, log_metric_by_epoch=False),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -57,7 +57,11 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10
 val_cfg = dict()
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ValidateBeforeTrainHook'),
+# The tiny CLIP teacher is random on purpose (no pretrained tiny CLIP exists): said explicitly
+# here, and CheckPretrainedWeightsHook logs it as a warning at start.
+allow_random_init = True
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ValidateBeforeTrainHook'),
                 dict(type='eva_mm.ExportStudentHook', filename='eva_mim_student.pth')]
 default_hooks = dict(logger=dict(interval=10, log_metric_by_epoch=False),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -10,6 +10,9 @@ model = dict(
     backbone=dict(num_frames=16,
                   init_cfg=dict(checkpoint=k722_checkpoint, prefix='backbone.')),
     cls_head=dict(num_classes=400))
+pretrained_weights = {
+    'model.backbone.init_cfg':
+    'the K722 model: train configs/video/eva_k722.py (writes work_dirs/eva_k722/epoch_40.pth)'}
 
 max_epochs = 2
 train_cfg = dict(max_epochs=max_epochs)

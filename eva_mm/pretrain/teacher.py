@@ -24,7 +24,8 @@ class OpenCLIPVisionTeacher(nn.Module):
         model_cfg: instead of a name, an open_clip model config dict (``embed_dim``,
             ``vision_cfg``, optional ``quick_gelu``); used for tiny teachers.
         checkpoint: optional weights file: a whole open_clip CLIP state dict (``visual.*``
-            keys are taken) or a vision-tower state dict.
+            keys are taken) or a vision-tower state dict. Read by :meth:`init_weights` (the
+            runner calls it when training starts, after eva_mm's weights check), not at build.
     """
 
     def __init__(self,
@@ -53,10 +54,14 @@ class OpenCLIPVisionTeacher(nn.Module):
         self.embed_dim = int(cfg['embed_dim'])
         self.patch_size = int(self.visual.patch_size[0])
         self.grid_size = tuple(self.visual.grid_size)
-        if checkpoint is not None:
-            self.load_weights(checkpoint)
+        self.checkpoint = checkpoint
         self.requires_grad_(False)
         self.eval()
+
+    def init_weights(self) -> None:
+        """Load ``checkpoint`` (if given); mmengine calls this through the parent model."""
+        if self.checkpoint is not None:
+            self.load_weights(self.checkpoint)
 
     def load_weights(self, path: str) -> None:
         """Load an open_clip CLIP (``visual.*``) or vision-tower state dict, strictly."""

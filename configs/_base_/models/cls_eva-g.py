@@ -52,4 +52,12 @@ visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 log_level = 'INFO'
 load_from = None
 resume = False
+# pretrained weights (eva_mm.CheckPretrainedWeightsHook in the schedules' custom_hooks):
+# training refuses to start while the file is missing, or the key is None without
+# allow_random_init=True (then a warning says the backbone starts random). Leaves that start
+# from another checkpoint re-describe the key. {config key: where to get the file}
+pretrained_weights = {
+    'model.backbone.init_cfg':
+    'EVA-01 MIM eva_psz14.pt: https://huggingface.co/BAAI/EVA/resolve/main/eva_psz14.pt'}
+allow_random_init = False
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -29,13 +29,29 @@ model = dict(
     quick_gelu=True,
     # an open_clip state dict of OpenAI ViT-L-14 (text.* / token_embedding, transformer.*);
     # its 768x768 text projection does not fit the 1024-d joint space and stays at init
-    text_checkpoint=None,
+    text_checkpoint='checkpoints/openai_clip_vit-l-14.pth',
     data_preprocessor=data_preprocessor)
+
+# ---- pretrained weights (eva_mm.CheckPretrainedWeightsHook) -------------------------------
+# Training refuses to start while a file below is missing, or a key is None without
+# allow_random_init=True (which then logs a warning that the part starts random).
+# {config key: where to get the file}
+pretrained_weights = {
+    'model.vision.init_cfg':
+    'EVA-01 MIM eva_psz14.pt: https://huggingface.co/BAAI/EVA/resolve/main/eva_psz14.pt '
+    '(or an eva_mm MIM run\'s work_dirs/eva_mim_clip-l/eva_mim_student.pth)',
+    'model.text_checkpoint':
+    'OpenAI CLIP-L/14 as an open_clip state dict: python -c "import open_clip, torch; '
+    'torch.save(open_clip.create_model(\'ViT-L-14-quickgelu\', pretrained=\'openai\')'
+    '.state_dict(), \'checkpoints/openai_clip_vit-l-14.pth\')" (the MIM teacher\'s file)',
+}
+allow_random_init = False
 
 # ---- runtime ------------------------------------------------------------------------------
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ZeroShotClassifierHook')]
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ZeroShotClassifierHook')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),

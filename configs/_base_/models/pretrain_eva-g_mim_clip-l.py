@@ -23,18 +23,28 @@ model = dict(
         with_cp=False),  # True fits 24 GB GPUs (SPEC §2); see eva_mim_clip-l_deepspeed.py
     teacher=dict(
         type='eva_mm.OpenCLIPVisionTeacher',
-        # OpenAI CLIP-L/14 (QuickGELU). Weights: an open_clip state dict of
-        # ViT-L-14-quickgelu 'openai' (e.g. saved from open_clip.create_model(
-        # 'ViT-L-14-quickgelu', pretrained='openai').state_dict()); None = random (tests only)
+        # OpenAI CLIP-L/14 (QuickGELU): an open_clip state dict of ViT-L-14-quickgelu 'openai'
+        # (how to make it: pretrained_weights below)
         model_name='ViT-L-14-quickgelu',
-        checkpoint=None),
+        checkpoint='checkpoints/openai_clip_vit-l-14.pth'),
     data_preprocessor=data_preprocessor)
+
+# ---- pretrained weights (eva_mm.CheckPretrainedWeightsHook) -------------------------------
+# Training refuses to start while a file below is missing, or a key is None without
+# allow_random_init=True (which then logs a warning that the part starts random).
+# {config key: where to get the file}
+openai_clip_l = ('OpenAI CLIP-L/14 as an open_clip state dict: python -c "import open_clip, '
+                 'torch; torch.save(open_clip.create_model(\'ViT-L-14-quickgelu\', '
+                 'pretrained=\'openai\').state_dict(), '
+                 '\'checkpoints/openai_clip_vit-l-14.pth\')"')
+pretrained_weights = {'model.teacher.checkpoint': openai_clip_l}
+allow_random_init = False
 
 # ---- runtime ------------------------------------------------------------------------------
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one. ExportStudentHook: the
 # student alone, as a plain state dict, for EVA-CLIP / downstream init_cfg.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'),
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
                 dict(type='eva_mm.ExportStudentHook', filename='eva_mim_student.pth')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -9,6 +9,14 @@ default_scope = 'mmseg'
 crop_size = (896, 896)
 num_classes = 150
 eva_checkpoint = 'checkpoints/eva_psz14.pt'  # official EVA-01 MIM weights (SPEC §4)
+# pretrained weights (eva_mm.CheckPretrainedWeightsHook in the schedule's custom_hooks):
+# training refuses to start while the file is missing, or the key is None without
+# allow_random_init=True (then a warning says the ViT starts random).
+# {config key: where to get the file}
+pretrained_weights = {
+    'model.backbone.vit.init_cfg':
+    'EVA-01 MIM eva_psz14.pt: https://huggingface.co/BAAI/EVA/resolve/main/eva_psz14.pt'}
+allow_random_init = False
 vit_width = 1408
 head_width = 1024  # ~0.6 x vit_width
 norm_cfg = dict(type='SyncBN', requires_grad=True)

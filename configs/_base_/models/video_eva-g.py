@@ -33,3 +33,11 @@ model = dict(
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         format_shape='NCTHW'))
+# pretrained weights (eva_mm.CheckPretrainedWeightsHook in the schedule's custom_hooks):
+# training refuses to start while the file is missing, or the key is None without
+# allow_random_init=True (then a warning says the backbone starts random). Leaves that start
+# from another checkpoint re-describe the key. {config key: where to get the file}
+pretrained_weights = {
+    'model.backbone.init_cfg':
+    'EVA-01 MIM eva_psz14.pt: https://huggingface.co/BAAI/EVA/resolve/main/eva_psz14.pt'}
+allow_random_init = False
