@@ -79,17 +79,21 @@ def test_backward_reaches_vit_and_gates():
     assert m.stages[0].extractor.attn.value_proj.weight.grad.abs().sum() > 0
 
 
-def test_zero_gate_leaves_vit_tokens_unchanged():
+@pytest.mark.parametrize('cls_pos_embed', [False, True])
+def test_zero_gate_leaves_vit_tokens_unchanged(cls_pos_embed):
     """With gamma = 0 the injector is the identity: the ViT tokens the adapter computes equal
-    a plain run of the same EVAViT."""
+    a plain run of the same EVAViT, whose cls token has no position embedding unless
+    ``cls_pos_embed`` (the official adapter adds ``pos_embed[:, 1:]`` to the patches only)."""
     torch.manual_seed(0)
-    m = tiny_adapter(add_vit_feature=False).eval()
+    m = tiny_adapter(add_vit_feature=False, cls_pos_embed=cls_pos_embed).eval()
     img = torch.randn(1, 3, 64, 96)
     seen = []
     h = m.stages[-1].extractor.register_forward_pre_hook(lambda mod, args: seen.append(args[1]))
     with torch.no_grad():
         m(img)
         tokens, hw = m.vit.embed(img)
+        if not cls_pos_embed:
+            tokens = torch.cat((m.vit.cls_token, tokens[:, 1:]), dim=1)
         for i in range(m.vit.num_layers):
             tokens = m.vit.run_block(i, tokens, hw)
     h.remove()

@@ -276,6 +276,10 @@ class EVAAdapter(BaseModule):
             multi-GPU training; mmengine reverts it to BN when not distributed).
         with_cp: activation checkpointing of the injectors/extractors (the ViT blocks follow
             ``vit['with_cp']``).
+        cls_pos_embed: add the position embedding's cls slot to the cls token. False (default)
+            as the official ViT-Adapter / EVA-01 segmenter (``BEiTAdapter``), whose cls token
+            enters the blocks without position embedding (``pos_embed[:, 0]`` is unused);
+            True as the plain EVAViT.
     """
 
     def __init__(self,
@@ -292,6 +296,7 @@ class EVAAdapter(BaseModule):
                  add_vit_feature: bool = True,
                  norm_cfg: Optional[dict] = None,
                  with_cp: bool = False,
+                 cls_pos_embed: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not isinstance(vit, dict):
@@ -310,6 +315,7 @@ class EVAAdapter(BaseModule):
         norm_cfg = norm_cfg or dict(type='BN')
         self.embed_dims = C
         self.add_vit_feature = add_vit_feature
+        self.cls_pos_embed = cls_pos_embed
         self.stage_blocks = split_blocks(self.vit.num_layers, num_stages)
         self.level_embed = nn.Parameter(torch.zeros(3, C))
         self.spm = SpatialPriorModule(conv_inplane, C, self.vit.patch_embed.proj.in_channels,
@@ -390,6 +396,8 @@ class EVAAdapter(BaseModule):
         tokens, hw = self.vit.embed(F.pad(img, (0, Wv - Wp, 0, Hv - Hp)))
         P = self.vit.num_prefix_tokens
         prefix, x = tokens[:, :P], tokens[:, P:]
+        if P and not self.cls_pos_embed:  # the official adapter: no position for the cls token
+            prefix = self.vit.cls_token.expand(B, -1, -1).to(x.dtype)
 
         dev = img.device
         # injector: ViT tokens query the pyramid (extent = the padded image Hp x Wp)
