@@ -71,7 +71,7 @@ def test_config_builds(path):
         assert bb.type == 'eva_mm.EVAAdapter' and bb.vit.arch == 'eva-g'
         assert bb.vit.use_rel_pos is False
         assert bb.vit.init_cfg['type'] == 'Pretrained'
-        assert head.type == 'Mask2FormerHead'
+        assert head.type == 'eva_mm.Mask2FormerHead'
         assert head.transformer_decoder.num_layers == 8
         assert head.feat_channels == 1024 and head.out_channels == 1024
         assert 0.55 <= head.feat_channels / 1408 <= 0.75

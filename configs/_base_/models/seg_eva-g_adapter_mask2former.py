@@ -55,10 +55,13 @@ model = dict(
         drop_path_rate=0.5,  # extractor conv-FFNs, as ViT-Adapter passes the ViT's rate
         num_extra_extractors=2,
         add_vit_feature=True,
+        cls_pos_embed=False,  # as the official adapter: no position embedding on the cls token
         norm_cfg=norm_cfg,
         with_cp=True),
     decode_head=dict(
-        type='Mask2FormerHead',
+        # mmseg's Mask2FormerHead; predict() forms the class map at stride 4 and then resizes
+        # it, as the official EVA-01 segmenter (eva_mm/seg/mask2former.py)
+        type='eva_mm.Mask2FormerHead',
         in_channels=[vit_width] * 4,
         strides=[4, 8, 16, 32],
         feat_channels=head_width,
