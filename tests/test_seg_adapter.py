@@ -108,6 +108,44 @@ def test_reference_points():
     torch.testing.assert_close(ref[0, -1, 0], torch.tensor([40 / 48, 24 / 32]))
 
 
+def test_deformable_inputs_match_the_official_adapter():
+    """For an input that is a multiple of 32 (patch 16), the reference points, spatial shapes
+    and level starts the injector and extractor receive equal the official ViT-Adapter's
+    ``deform_inputs``: cell centres ``(i + 0.5) / n`` of each level's own grid, as (x, y)."""
+    m = tiny_adapter(vit=dict(img_size=64)).eval()
+    got = {}
+
+    def grab(name):
+        def hook(mod, args, kwargs):
+            got[name] = (kwargs['reference_points'], kwargs['spatial_shapes'],
+                         kwargs['level_start_index'])
+        return hook
+
+    m.stages[0].injector.attn.register_forward_pre_hook(grab('inj'), with_kwargs=True)
+    m.stages[0].extractor.attn.register_forward_pre_hook(grab('ext'), with_kwargs=True)
+    H, W = 64, 96
+    with torch.no_grad():
+        m(torch.randn(1, 3, H, W))
+
+    def centres(shapes):
+        pts = []
+        for h, w in shapes:
+            y, x = torch.meshgrid((torch.arange(h) + 0.5) / h, (torch.arange(w) + 0.5) / w,
+                                  indexing='ij')
+            pts.append(torch.stack((x.flatten(), y.flatten()), -1))
+        return torch.cat(pts)
+
+    pyramid, vit = [(H // 8, W // 8), (H // 16, W // 16), (H // 32, W // 32)], (H // 16, W // 16)
+    ref, shapes, start = got['inj']
+    assert shapes.tolist() == [list(s) for s in pyramid]
+    assert start.tolist() == [0, 8 * 12, 8 * 12 + 4 * 6]
+    for lvl in range(3):  # the same ViT-cell centre on every level
+        torch.testing.assert_close(ref[0, :, lvl], centres([vit]))
+    ref, shapes, start = got['ext']
+    assert shapes.tolist() == [list(vit)] and start.tolist() == [0]
+    torch.testing.assert_close(ref[0, :, 0], centres(pyramid))
+
+
 def _bilinear_zero_pad(v: torch.Tensor, x: float, y: float) -> torch.Tensor:
     """Sample v (C, H, W) at normalised (x, y) in [0, 1] (align_corners=False, zero outside),
     written out by hand."""
