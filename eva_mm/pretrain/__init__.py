@@ -2,7 +2,7 @@
 evaluation and open_clip export (SPEC §2, §3)."""
 from .clip import (CLIP_L_TEXT_CFG, EVACLIP, TokenizeCaption, clip_contrastive_loss,
                    gather_with_grad, get_tokenizer)
-from .datasets import CaptionedImageDataset, MaskedCosineSimilarity
+from .datasets import CaptionedImageDataset, LoadImageFromShard, MaskedCosineSimilarity
 from .hooks import ExportStudentHook, ValidateBeforeTrainHook
 from .export import export_open_clip, load_exported, open_clip_state_dict, register_timm_eva
 from .mask_generator import BlockwiseMaskGenerator
@@ -16,5 +16,5 @@ __all__ = [
     'CLIP_L_TEXT_CFG', 'CaptionedImageDataset', 'MaskedCosineSimilarity', 'ZeroShotAccuracy',
     'ZeroShotClassifierHook', 'openai_imagenet_templates', 'export_open_clip', 'load_exported',
     'open_clip_state_dict', 'register_timm_eva', 'ValidateBeforeTrainHook',
-    'ExportStudentHook'
+    'ExportStudentHook', 'LoadImageFromShard'
 ]

@@ -1,12 +1,15 @@
-"""Pre-training datasets and the MIM validation metric."""
+"""Pre-training datasets, the tar-shard image loader and the MIM validation metric."""
 import os.path as osp
 from typing import List, Optional, Sequence
 
+import mmcv
+import numpy as np
 import torch
+from mmcv.transforms import LoadImageFromFile
 from mmengine.dataset import BaseDataset
 from mmengine.evaluator import BaseMetric
 
-from ..registry import DATASETS, METRICS
+from ..registry import DATASETS, METRICS, TRANSFORMS
 
 
 @DATASETS.register_module()
@@ -45,6 +48,39 @@ class CaptionedImageDataset(BaseDataset):
                 raise ValueError(f'{self.ann_file}: entry {raw["img_path"]!r} has gt_label '
                                  f'{lab!r}, not an index into the {len(classes)} classes')
         return info
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromShard(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` that also reads an image stored inside a tar shard.
+
+    An entry with ``img_offset`` and ``img_nbytes`` (written by
+    ``tools/data/build_laion_index.py`` for img2dataset tar shards) is decoded from exactly
+    those bytes of ``img_path`` (the tar); any other entry is an image file, loaded as by
+    ``LoadImageFromFile``. Sets ``img``, ``img_shape``, ``ori_shape``.
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        if results.get('img_offset') is None:
+            return super().transform(results)
+        path, offset, nbytes = results['img_path'], results['img_offset'], results['img_nbytes']
+        where = f'{path} (sample {results.get("key", "?")}, bytes {offset}..{offset + nbytes})'
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            data = f.read(nbytes)
+        if len(data) != nbytes:
+            raise ValueError(f'{where}: only {len(data)} bytes there; truncated shard? Rebuild '
+                             f'the index with tools/data/build_laion_index.py')
+        img = mmcv.imfrombytes(data, flag=self.color_type, backend=self.imdecode_backend)
+        if img is None:
+            raise ValueError(f'{where}: the bytes do not decode as an image (corrupt sample, '
+                             f'or a stale index for a rewritten shard)')
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
 
 
 @METRICS.register_module()

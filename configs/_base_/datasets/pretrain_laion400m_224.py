@@ -1,9 +1,12 @@
 # EVA-CLIP data (SPEC §3): LAION-400M image-text pairs at 224 (an eva_mm
 # CaptionedImageDataset JSON index), batch 41k = 160 per GPU x 256 GPUs; zero-shot
 # ImageNet-1K validation with OpenAI's 80 prompt templates.
+# data_root = img2dataset's output folder (tar shards 00000.tar or folders 00000/);
+# annotations.json indexes it in place: python tools/data/build_laion_index.py data/laion400m
+# (docs/pretrain.md). LoadImageFromShard reads each image's bytes straight out of its tar.
 data_root = 'data/laion400m'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='eva_mm.LoadImageFromShard'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.9, 1.0), backend='pillow',
          interpolation='bicubic'),
     dict(type='eva_mm.TokenizeCaption', context_length=77),
