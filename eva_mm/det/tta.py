@@ -28,7 +28,8 @@ class DetMaskTTAModel(DetTTAModel):
     behaves as ``DetTTAModel``.
 
     Args:
-        tta_cfg: ``dict(nms=dict(type='nms' | 'soft_nms', iou_threshold=...), max_per_img=N)``.
+        tta_cfg: ``dict(nms=dict(type='nms' | 'soft_nms', iou_threshold=...), max_per_img=N)``;
+            ``max_per_img=-1`` keeps all.
         **kwargs: ``DetTTAModel`` arguments (``module``, ``data_preprocessor``).
     """
 
@@ -63,7 +64,8 @@ class DetMaskTTAModel(DetTTAModel):
             return data_samples[0]
         dets, keep = batched_nms(merged_bboxes, merged_scores, merged_labels, self.tta_cfg.nms)
         n = self.tta_cfg.max_per_img
-        dets, keep = dets[:n], keep[:n]
+        if n > 0:  # -1 keeps every merged detection (the COCO Soft-NMS protocol has no top-k)
+            dets, keep = dets[:n], keep[:n]
         res = InstanceData()
         res.bboxes = dets[:, :-1].clone()
         res.scores = dets[:, -1].clone()

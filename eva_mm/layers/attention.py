@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rel_pos import decomposed_rel_pos_bias, fold_rel_pos_into_qkv
+from .rel_pos import REL_POS_INTERPS, decomposed_rel_pos_bias, fold_rel_pos_into_qkv
 
 _FUSED_ATTN = True
 # Rel-pos attention over at least this many tokens folds the bias into q/k channels
@@ -50,6 +50,8 @@ class Attention(nn.Module):
         rel_pos_size: ``(H, W)`` of the token grid this attention sees; when given, learns
             decomposed relative position tables ``rel_pos_h (2H-1, D)`` and
             ``rel_pos_w (2W-1, D)`` (ViTDet).
+        rel_pos_interp: how the tables are resized for another grid: ``'vitdet'`` (linear)
+            or ``'beit'`` (EVA-01's 1536 evaluation; test time only), see ``get_rel_pos``.
     """
 
     def __init__(self,
@@ -60,8 +62,13 @@ class Attention(nn.Module):
                  proj_drop: float = 0.,
                  sub_ln: bool = False,
                  norm_eps: float = 1e-6,
-                 rel_pos_size: Optional[Tuple[int, int]] = None) -> None:
+                 rel_pos_size: Optional[Tuple[int, int]] = None,
+                 rel_pos_interp: str = 'vitdet') -> None:
         super().__init__()
+        if rel_pos_interp not in REL_POS_INTERPS:
+            raise ValueError(f'unknown rel_pos_interp {rel_pos_interp!r}; choose from '
+                             f'{REL_POS_INTERPS}')
+        self.rel_pos_interp = rel_pos_interp
         if dim % num_heads != 0:
             raise ValueError(f'embed_dims ({dim}) must be divisible by num_heads ({num_heads})')
         self.num_heads = num_heads
@@ -119,11 +126,12 @@ class Attention(nn.Module):
             if _FUSED_ATTN and hw[0] * hw[1] >= FOLD_REL_POS_MIN_TOKENS:
                 # global attention over a large grid: no dense (N, N) bias, fused SDPA
                 q, k, v = fold_rel_pos_into_qkv(q, k, v, self.rel_pos_h, self.rel_pos_w,
-                                                hw, hw, self.scale)
+                                                hw, hw, self.scale, self.rel_pos_interp)
                 x = F.scaled_dot_product_attention(q, k, v, dropout_p=drop,
                                                    scale=self.scale)[..., :self.head_dim]
                 return self._out(x)
-            attn_bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, hw, hw)
+            attn_bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, hw, hw,
+                                                self.rel_pos_interp)
         if _FUSED_ATTN:
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, dropout_p=drop)
         else:

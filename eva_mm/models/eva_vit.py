@@ -32,6 +32,7 @@ class EVABlock(nn.Module):
         layer_scale_init_value: > 0 learns per-channel ``gamma_1``/``gamma_2``.
         window_size: > 0 runs attention inside non-overlapping S x S windows.
         rel_pos_size: grid the decomposed relative position tables are learned for, or None.
+        rel_pos_interp: resize of those tables for another grid (``'vitdet'`` / ``'beit'``).
     """
 
     def __init__(self,
@@ -46,12 +47,13 @@ class EVABlock(nn.Module):
                  mlp_norm: bool = False,
                  layer_scale_init_value: float = 0.,
                  window_size: int = 0,
-                 rel_pos_size: Optional[Tuple[int, int]] = None) -> None:
+                 rel_pos_size: Optional[Tuple[int, int]] = None,
+                 rel_pos_interp: str = 'vitdet') -> None:
         super().__init__()
         self.window_size = window_size
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, sub_ln=attn_norm, norm_eps=norm_eps,
-                              rel_pos_size=rel_pos_size)
+                              rel_pos_size=rel_pos_size, rel_pos_interp=rel_pos_interp)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         mlp_cls = {'gelu': Mlp, 'swiglu': SwiGLU}[mlp_type]
@@ -121,7 +123,14 @@ class EVAViT(BaseModule):
         window_size: window side for the blocks in ``window_block_indexes``.
         window_block_indexes: blocks that use window attention (negative allowed); the others
             use global attention. ViTDet: all blocks except 3, 7, ... of each quarter.
-        use_rel_pos: decomposed relative position bias in every block (ViTDet).
+        use_rel_pos: decomposed relative position bias in every block (ViTDet): window blocks
+            learn tables for the window, global blocks for ``rel_pos_img_size // patch_size``.
+        rel_pos_img_size: the input size the global blocks' tables are learned for (the EVA-01
+            detector: its training size, 1024 or 1280, while ``img_size`` stays the 224
+            pre-training grid of the absolute position embedding); default ``img_size``.
+        rel_pos_interp: how the tables are resized when the grid differs: ``'vitdet'``
+            (linear) or ``'beit'`` (EVA-01's 1536 evaluation; test time only).
+        freeze_patch_embed: no gradient into the patch embedding (the EVA-01 detector).
         use_mask_token: learn a [MASK] token; ``forward(x, mask)`` replaces masked patches.
         frozen_stages: freeze the embeddings and the first ``frozen_stages`` blocks (-1: none).
         with_cp: activation checkpointing per block.
@@ -173,6 +182,9 @@ class EVAViT(BaseModule):
                  window_size: int = 0,
                  window_block_indexes: Sequence[int] = (),
                  use_rel_pos: bool = False,
+                 rel_pos_img_size: Optional[Union[int, Sequence[int]]] = None,
+                 rel_pos_interp: str = 'vitdet',
+                 freeze_patch_embed: bool = False,
                  use_mask_token: bool = False,
                  frozen_stages: int = -1,
                  with_cp: bool = False,
@@ -199,6 +211,7 @@ class EVAViT(BaseModule):
         self.with_cls_token = with_cls_token
         self.num_prefix_tokens = 1 if with_cls_token else 0
         self.frozen_stages = frozen_stages
+        self.freeze_patch_embed = freeze_patch_embed
         self.with_cp = with_cp
 
         window_block_indexes = self._normalize_indices(window_block_indexes,
@@ -220,18 +233,27 @@ class EVAViT(BaseModule):
         self.rope = (RotaryEmbedding2D(C // s['num_heads'], tuple(rope_ref_grid))
                      if s['use_rope'] else None)
 
+        if rel_pos_img_size is None:
+            rel_pos_img_size = self.img_size
+        elif isinstance(rel_pos_img_size, int):
+            rel_pos_img_size = (rel_pos_img_size, rel_pos_img_size)
+        if rel_pos_img_size[0] % patch_size or rel_pos_img_size[1] % patch_size:
+            raise ValueError(f'rel_pos_img_size {tuple(rel_pos_img_size)} is not a multiple of '
+                             f'patch_size {patch_size}')
+        self.rel_pos_grid = (rel_pos_img_size[0] // patch_size, rel_pos_img_size[1] // patch_size)
+
         dpr = [drop_path_rate * i / max(L - 1, 1) for i in range(L)]
         self.blocks = nn.ModuleList()
         for i in range(L):
             ws = window_size if i in window_block_indexes else 0
             rel = None
             if use_rel_pos:
-                rel = (ws, ws) if ws else self.pos_grid
+                rel = (ws, ws) if ws else self.rel_pos_grid
             self.blocks.append(
                 EVABlock(C, s['num_heads'], s['feedforward_channels'], qkv_bias=qkv_bias,
                          drop_path=dpr[i], norm_eps=norm_eps, mlp_type=s['mlp_type'],
                          attn_norm=s['attn_norm'], mlp_norm=s['mlp_norm'], layer_scale_init_value=layer_scale_init_value,
-                         window_size=ws, rel_pos_size=rel))
+                         window_size=ws, rel_pos_size=rel, rel_pos_interp=rel_pos_interp))
         self.final_norm = final_norm
         self.norm = nn.LayerNorm(C, eps=norm_eps) if final_norm else None
         self.fc_norm = nn.LayerNorm(C, eps=norm_eps) if out_type == 'avg_featmap' else None
@@ -342,6 +364,8 @@ class EVAViT(BaseModule):
 
     # -- freezing ------------------------------------------------------------------------------
     def _freeze_stages(self) -> None:
+        if self.freeze_patch_embed:
+            self.patch_embed.requires_grad_(False)
         if self.frozen_stages < 0:
             return
         frozen: List[nn.Module] = [self.patch_embed]

@@ -1,10 +1,15 @@
 # COCO 2017 instances with large-scale jitter at 1280 (SPEC §3: COCO at 1280^2).
-# LSJ: random resize of the long side target 1280 by 0.1-2.0, fixed 1280 crop, pad to 1280.
+# LSJ: random resize of the long side target 1280 by 0.1-2.0, fixed 1280 crop. No pipeline
+# Pad: the model's data preprocessor pads to 1280 x 1280 with 0 AFTER normalisation, as the
+# official detector (a uint8 Pad(114) would differ, and would make img_shape the padded size).
+# Test resize: long side to 1280 with PIL bilinear (the official ResizeShortestEdge(1280,
+# max_size=1280); cv2's bilinear differs by up to 38 grey levels on downscales).
 dataset_type = 'eva_mm.CheckedCocoDataset'
 data_root = 'data/coco/'
 image_size = (1280, 1280)
 backend_args = None
-pad = dict(type='Pad', size=image_size, pad_val=dict(img=(114, 114, 114)))
+test_resize = dict(type='Resize', scale=image_size, keep_ratio=True, backend='pillow',
+                   interpolation='bilinear')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -14,24 +19,22 @@ train_pipeline = [
          recompute_bbox=True, allow_negative_crop=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='RandomFlip', prob=0.5),
-    pad,
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    pad,
+    test_resize,
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
-# multi-scale + flip TTA (tools/test.py --tta, or the *_tta.py configs)
-tta_scales = [(1024, 1024), (1280, 1280), (1536, 1536)]
+# flip TTA at the test size (tools/test.py --tta, or the *_tta.py configs). EVA-01 publishes no
+# detection TTA; views must fit the data preprocessor's square pad (the test size).
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='TestTimeAug',
          transforms=[
-             [dict(type='Resize', scale=s, keep_ratio=True) for s in tta_scales],
+             [test_resize],
              [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
              [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)],
              [dict(type='PackDetInputs',

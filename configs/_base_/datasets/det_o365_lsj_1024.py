@@ -3,7 +3,9 @@ dataset_type = 'Objects365V2Dataset'
 data_root = 'data/Objects365/Obj365_v2/'
 image_size = (1024, 1024)
 backend_args = None
-pad = dict(type='Pad', size=image_size, pad_val=dict(img=(114, 114, 114)))
+# no pipeline Pad, PIL-bilinear test resize: see det_coco_lsj_1280.py
+test_resize = dict(type='Resize', scale=image_size, keep_ratio=True, backend='pillow',
+                   interpolation='bilinear')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -13,13 +15,11 @@ train_pipeline = [
          recompute_bbox=True, allow_negative_crop=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='RandomFlip', prob=0.5),
-    pad,
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    pad,
+    test_resize,
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),

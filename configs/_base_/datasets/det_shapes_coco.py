@@ -1,10 +1,10 @@
 # Synthetic shapes, COCO format (tools/data/make_shapes_det.py): 128x128 images, 3 classes.
-# A mild LSJ (resize 0.75-1.25, crop/pad 128) keeps the recipe's structure at CPU scale.
+# A mild LSJ (resize 0.75-1.25, crop 128) keeps the recipe's structure at CPU scale; the model
+# pads to 128 x 128 after normalisation (as the paper configs).
 dataset_type = 'eva_mm.CheckedCocoDataset'
 data_root = 'data/shapes_det/'
 image_size = (128, 128)
 metainfo = dict(classes=('circle', 'square', 'triangle'))
-pad = dict(type='Pad', size=image_size, pad_val=dict(img=(114, 114, 114)))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -13,13 +13,11 @@ train_pipeline = [
          recompute_bbox=True, allow_negative_crop=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='RandomFlip', prob=0.5),
-    pad,
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    pad,
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),

@@ -7,7 +7,6 @@ image_size = (128, 128)
 shapes = ('circle', 'square', 'triangle', 'diamond')
 colours = ('red', 'green', 'blue', 'yellow', 'magenta', 'cyan')
 metainfo = dict(classes=tuple(f'{c}_{s}' for s in shapes for c in colours))
-pad = dict(type='Pad', size=image_size, pad_val=dict(img=(114, 114, 114)))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -16,13 +15,11 @@ train_pipeline = [
          recompute_bbox=True, allow_negative_crop=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='RandomFlip', prob=0.5),
-    pad,
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    pad,
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),

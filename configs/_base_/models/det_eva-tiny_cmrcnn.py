@@ -18,13 +18,17 @@ def _slim_stage(h):
                 num_classes=num_classes)
 
 
+square_size = 128
 model = dict(
+    data_preprocessor=dict(pad_size_divisor=square_size),
     backbone=dict(
         arch=dict(_delete_=True, embed_dims=backbone_width, num_layers=backbone_depth,
                   num_heads=4,
                   feedforward_channels=4 * backbone_width),
-        img_size=128, patch_size=16, drop_path_rate=0.0, window_size=4,
-        window_block_indexes=window_attn_blocks, with_cp=False, init_cfg=None),
+        img_size=128, rel_pos_img_size=square_size, patch_size=16, drop_path_rate=0.0,
+        window_size=4, window_block_indexes=window_attn_blocks, with_cp=False,
+        freeze_patch_embed=False,  # trained from scratch: the patch embedding must learn
+        init_cfg=None),
     neck=dict(backbone_channel=backbone_width,
               in_channels=[backbone_width // 4, backbone_width // 2, backbone_width,
                            backbone_width],

@@ -1,15 +1,27 @@
-# EVA-g + ViTDet-style Cascade Mask R-CNN (SPEC §3 detection).
-# Backbone at patch 16 (the 14->16 converted EVA weights), window attention of size 16 in all
-# blocks except the global ones 3, 7, ..., 39 (every 4th block, computed from the depth),
-# no cls token, simple feature pyramid; box heads 4 conv + 1 fc with LayerNorm, mask head
-# 4 conv with LayerNorm (ViTDet). Leaves set num_classes, the checkpoint and test options.
+# EVA-g Cascade Mask R-CNN as the official EVA-01 detector builds it (RECIPES.md "Detection";
+# EVA-01/det/projects/ViTDet/configs/COCO/cascade_mask_rcnn_vitdet_eva.py and
+# configs/common/models/mask_rcnn_vitdet.py of github baaivision/EVA), so the released
+# detectron2 checkpoints convert key for key (eva_mm/det/convert.py) and compute the same:
+# - backbone at patch 16 (the 14->16 converted EVA weights); the absolute position table keeps
+#   the 14x14 pre-training grid (img_size=224) and is resized bicubically per input; decomposed
+#   relative position bias in EVERY block: window blocks (16x16) learn 31-row tables, global
+#   blocks 3, 7, ..., 39 tables for the training size (rel_pos_img_size: 1280 -> 159 rows);
+#   frozen patch embedding; no cls token; LayerNorm eps 1e-6 everywhere (pyramid and heads too);
+# - inputs normalised, then zero-padded to exactly square_size x square_size (pad_size_divisor =
+#   square_size; the pad takes part in attention, so its size matters);
+# - RPN ranked by logits (eva_mm.LogitRankRPNHead); cascade stage box stds 1/10, 1/20, 1/30 of
+#   the (1, 1, 2, 2) pattern (detectron2 weights (10,10,5,5), (20,20,10,10), (30,30,15,15));
+#   class probabilities averaged over the stages and ONE mask head on the final boxes
+#   (eva_mm.EVACascadeRoIHead).
+# Leaves set num_classes, the checkpoint and the test protocol.
 custom_imports = dict(imports=['eva_mm'], allow_failed_imports=False)
 
 backbone_depth = 40  # EVA-g
 backbone_width = 1408
 global_attn_blocks = list(range(3, backbone_depth, 4))  # 3, 7, ..., 39
 window_attn_blocks = [i for i in range(backbone_depth) if i not in global_attn_blocks]
-norm_cfg = dict(type='eva_mm.LN2d', requires_grad=True)
+square_size = 1280  # the training size: square pad and global rel-pos tables
+norm_cfg = dict(type='eva_mm.LN2d', eps=1e-6, requires_grad=True)  # mmcv's default eps is 1e-5
 num_classes = 80
 
 
@@ -18,7 +30,7 @@ def _box_head(stds):  # one cascade stage: ViTDet's conv+fc head with LayerNorm
         type='Shared4Conv1FCBBoxHead', in_channels=256, conv_out_channels=256,
         fc_out_channels=1024, roi_feat_size=7, num_classes=num_classes, norm_cfg=norm_cfg,
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
-                        target_stds=stds),
+                        target_stds=stds),  # = 1 / detectron2's box-coder weights
         reg_class_agnostic=True,
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
         loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
@@ -37,7 +49,7 @@ model = dict(
     type='CascadeRCNN',
     data_preprocessor=dict(
         type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True, pad_mask=True, pad_size_divisor=32),
+        bgr_to_rgb=True, pad_mask=True, pad_size_divisor=square_size, pad_value=0),
     backbone=dict(
         type='eva_mm.EVAViT',
         arch='g',
@@ -49,7 +61,11 @@ model = dict(
         drop_path_rate=0.6,  # ViTDet-H value; SPEC gives no number
         window_size=16,
         window_block_indexes=window_attn_blocks,
-        use_rel_pos=False,  # SPEC lists no relative position bias for the detector
+        use_rel_pos=True,
+        rel_pos_img_size=square_size,
+        rel_pos_interp='vitdet',  # the 1536 evaluation configs switch to 'beit'
+        freeze_patch_embed=True,
+        norm_eps=1e-6,
         with_cp=True,
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/eva_psz14to16.pt')),
     neck=dict(
@@ -57,7 +73,7 @@ model = dict(
         in_channels=[backbone_width // 4, backbone_width // 2, backbone_width, backbone_width],
         out_channels=256, num_outs=5, norm_cfg=norm_cfg),
     rpn_head=dict(
-        type='RPNHead', in_channels=256, feat_channels=256, num_convs=2,
+        type='eva_mm.LogitRankRPNHead', in_channels=256, feat_channels=256, num_convs=2,
         anchor_generator=dict(type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0],
                               strides=[4, 8, 16, 32, 64]),
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
@@ -65,7 +81,9 @@ model = dict(
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
         loss_bbox=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)),
     roi_head=dict(
-        type='CascadeRoIHead',
+        type='eva_mm.EVACascadeRoIHead',
+        average_probs=True,
+        single_mask_head=True,
         num_stages=3,
         stage_loss_weights=[1, 0.5, 0.25],
         bbox_roi_extractor=dict(
@@ -75,7 +93,7 @@ model = dict(
         bbox_head=[
             _box_head([0.1, 0.1, 0.2, 0.2]),
             _box_head([0.05, 0.05, 0.1, 0.1]),
-            _box_head([0.033, 0.033, 0.067, 0.067]),
+            _box_head([1 / 30, 1 / 30, 1 / 15, 1 / 15]),
         ],
         mask_roi_extractor=dict(
             type='SingleRoIExtractor',

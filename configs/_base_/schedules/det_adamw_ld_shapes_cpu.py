@@ -33,4 +33,6 @@ resume = False
 randomness = dict(seed=0)
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
-custom_hooks = [dict(type='eva_mm.RNGStateHook')]
+# eva_mm.ConvertCheckpointHook: a released detectron2 EVA-01 detector given as load_from (or to
+# tools/test.py) is converted on the fly by the converter CLI's code path.
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ConvertCheckpointHook')]
