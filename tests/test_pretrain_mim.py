@@ -164,3 +164,27 @@ def test_export_student_hook_writes_weights_only_student(tmp_path):
         assert torch.equal(v, model.backbone.state_dict()[k]), k
     with pytest.raises(TypeError, match='backbone'):
         ExportStudentHook().after_train(SimpleNamespace(model=torch.nn.Linear(1, 1)))
+
+
+def test_teacher_checkpoint_is_read_by_init_weights(tmp_path):
+    """A whole open_clip CLIP state dict (visual.* + text keys, the layout of the paper's
+    checkpoints/openai_clip_vit-l-14.pth) is not read at build (so the weights check runs
+    first) and is loaded exactly by the model's init_weights, as the runner calls it."""
+    import open_clip
+    cfg = TEACHER['model_cfg']
+    torch.manual_seed(1)
+    clip = open_clip.CLIP(cfg['embed_dim'], cfg['vision_cfg'],
+                          dict(context_length=8, vocab_size=100, width=16, heads=2, layers=1))
+    torch.save(clip.state_dict(), tmp_path / 'clip.pth')
+    teacher = dict(TEACHER, checkpoint=str(tmp_path / 'clip.pth'))
+    model = MODELS.build(dict(type='eva_mm.EVAMIM', teacher=teacher,
+                              backbone=dict(arch=TINY_ARCH, img_size=48, patch_size=8)))
+    want = clip.visual.state_dict()
+    assert not torch.equal(model.teacher.visual.proj, want['proj'])
+    model.init_weights()
+    got = model.teacher.visual.state_dict()
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    assert all(not p.requires_grad for p in model.teacher.parameters())
+    bad = MODELS.build(dict(teacher, checkpoint=str(tmp_path / 'missing.pth')))
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        bad.init_weights()
