@@ -196,3 +196,21 @@ def test_captioned_dataset_and_errors(tmp_path):
     with pytest.raises(ValueError, match='gt_label'):
         DATASETS.build(dict(type='eva_mm.CaptionedImageDataset', data_root=str(tmp_path),
                             ann_file='bad2.json', with_label=True))
+
+
+def test_text_tower_from_whole_open_clip_state_dict(tmp_path):
+    """text_checkpoint = a whole open_clip CLIP state dict (the paper config's
+    checkpoints/openai_clip_vit-l-14.pth layout): every text weight is loaded by init_weights;
+    a projection of another width stays at init."""
+    import open_clip
+    torch.manual_seed(3)
+    clip = open_clip.CLIP(16, dict(image_size=32, patch_size=8, width=32, layers=1,
+                                   head_width=16), dict(TINY_TEXT), quick_gelu=True)
+    torch.save(clip.state_dict(), tmp_path / 'clip.pth')
+    model = build_clip(text_checkpoint=str(tmp_path / 'clip.pth'))  # joint width 24 != 16
+    proj_before = model.text.text_projection.clone()
+    model.init_weights()
+    got, want = model.text.state_dict(), clip.state_dict()
+    loaded = [k for k in got if k != 'text_projection']
+    assert loaded and all(torch.equal(got[k], want[k]) for k in loaded)
+    assert torch.equal(got['text_projection'], proj_before)
