@@ -58,6 +58,10 @@ def test_kinetics_configs_say_paper_values(name):
     assert bb.img_size == 224 and bb.tubelet_size == 1 and bb.with_cp
     assert head.num_classes == KINETICS[name] and head.in_channels == 1408
     assert head.average_clips == 'prob'
+    # the official model: mean-pooled patch tokens -> fc_norm -> linear, no final norm, no
+    # dropout before the head
+    assert bb.out_type == 'avg_featmap' and bb.final_norm is False
+    assert head.type == 'eva_mm.EVAVideoHead' and head.dropout_ratio == 0
     ow = cfg.optim_wrapper
     assert ow.type == 'AmpOptimWrapper' and ow.loss_scale == 'dynamic'
     assert ow.constructor == 'eva_mm.LayerDecayOptimWrapperConstructor'
@@ -73,10 +77,17 @@ def test_kinetics_configs_say_paper_values(name):
         assert cfg.train_cfg.max_epochs == 40
         assert 'k722' in cfg.train_dataloader.dataset.ann_file
         assert bb.init_cfg.checkpoint.endswith('eva_psz14.pt')
+        assert bb.drop_path_rate == 0.3  # official K722 yaml
     else:
         assert cfg.train_cfg.max_epochs in (1, 2)
+        assert bb.drop_path_rate == 0.2  # official kinetics4/6/700_ft.yaml
+        # backbone AND head from the K722 model, the head rows through the class mapping
         assert bb.init_cfg.checkpoint.endswith('eva_k722/epoch_40.pth')
-        assert bb.init_cfg.prefix == 'backbone.'
+        assert head.init_cfg == dict(type='Pretrained', checkpoint=bb.init_cfg.checkpoint)
+        assert head.class_mapping == f'data/k722/k722_to_{name[4:-3]}_mapping.npy'
+        assert set(cfg.pretrained_weights) >= {'model.backbone.init_cfg',
+                                               'model.cls_head.init_cfg',
+                                               'model.cls_head.class_mapping'}
         k = name[4:-3].replace('k', 'kinetics')
         for split in ('train', 'val', 'test'):
             assert k in cfg[f'{split}_dataloader'].dataset.ann_file, split
@@ -94,8 +105,11 @@ def test_kinetics_configs_build_full_eva_g(name):
     bb = model.backbone
     assert (bb.num_layers, bb.embed_dims, len(bb.blocks)) == (40, 1408, 40)
     assert bb.blocks[0].mlp.fc1.out_features == 6144 and bb.blocks[0].attn.num_heads == 16
+    # SPEC Table 3a: 1011M backbone parameters (image model: a 1 + 16x16 position table)
     n_vit = sum(p.numel() for n, p in bb.named_parameters()
-                if not n.startswith(('time_embed', 'fc_norm')))
-    assert abs(n_vit / 1e6 - 1011) < 2  # SPEC Table 3a: 1011M backbone parameters
-    assert bb.time_embed.shape == (1, cfg.model.backbone.num_frames, 1408)
+                if not n.startswith(('pos_embed', 'fc_norm'))) + 257 * 1408
+    assert abs(n_vit / 1e6 - 1011) < 2
+    T = cfg.model.backbone.num_frames  # one joint table: K722 (1, 2049, 1408), K400 (1, 4097, 1408)
+    assert bb.pos_embed.shape == (1, 1 + T * 256, 1408)
+    assert bb.patch_embed.proj.weight.shape == (1408, 3, 1, 14, 14)
     assert model.cls_head.fc_cls.weight.shape == (KINETICS[name], 1408)

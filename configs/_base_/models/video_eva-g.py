@@ -1,6 +1,9 @@
-# EVA-g (SPEC §1: patch 14, 40 layers, 1408 wide, MLP 6144, 16 heads) as a video model:
-# joint space-time attention over cls + T*16*16 tokens (SPEC §3), inside mmaction2's
-# Recognizer3D with a linear head on the mean-pooled tokens.
+# The official EVA-01 video model (EVA-01/video: models/clip_mae.py builds beit.py's
+# VisionTransformer) as an mmaction2 Recognizer3D: EVA-g (SPEC §1: patch 14, 40 layers, 1408
+# wide, MLP 6144, 16 heads), per-frame patches (Conv3d kernel (1, 14, 14)), ONE learned
+# position table over cls + T*16*16 space-time tokens, joint attention over all of them
+# (SPEC §3), mean of the patch tokens -> fc_norm -> linear head. Official outputs reproduced
+# on the reference checkpoints: tests/test_video_official.py, docs/video.md.
 custom_imports = dict(imports=['eva_mm'], allow_failed_imports=False)
 default_scope = 'mmaction'
 
@@ -13,20 +16,21 @@ model = dict(
         img_size=224,
         patch_size=14,
         num_frames=num_frames,
-        tubelet_size=1,  # per-frame patches: "no video-specific architecture"
-        out_type='avg_featmap',  # mean of all space-time tokens + fc_norm
-        final_norm=False,
-        drop_path_rate=0.3,  # not in SPEC (assumed, as EVA image fine-tuning of ViT-g)
+        tubelet_size=1,  # per-frame patches (official PatchEmbed3D, tubelet 1)
+        out_type='avg_featmap',  # official: mean of the T*h*w patch tokens (no cls) + fc_norm
+        final_norm=False,  # official: norm = Identity with mean pooling
+        drop_path_rate=0.3,  # official K722 yaml (0.2 for K400/600/700)
         with_cp=True,  # 40 blocks x 2049 tokens: activation checkpointing per block
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/eva_psz14.pt')),
     cls_head=dict(
-        type='TimeSformerHead',
+        type='eva_mm.EVAVideoHead',  # TimeSformerHead (one Linear) + init from a video ckpt
         num_classes=400,
         in_channels=1408,
-        dropout_ratio=0.5,
+        dropout_ratio=0.0,  # official: no dropout before the head
         init_std=0.02,
         average_clips='prob'),  # multi-view test: mean of the softmax over clips x crops
-    # the 12 test views of a video (test batch 1) go through the backbone 4 at a time
+    # the 12 test views of a video go through the backbone 4 at a time; mmaction2 allows this
+    # only with one video per val/test batch (configs/_base_/datasets/video_kinetics400.py)
     test_cfg=dict(max_testing_views=4),
     data_preprocessor=dict(
         type='ActionDataPreprocessor',

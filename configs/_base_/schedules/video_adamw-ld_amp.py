@@ -10,7 +10,7 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(
         layer_decay_rate=0.9,
-        no_decay_names=['pos_embed', 'time_embed', 'cls_token', 'mask_token']),
+        no_decay_names=['pos_embed', 'cls_token', 'mask_token']),
     clip_grad=dict(max_norm=5.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs,
@@ -42,4 +42,7 @@ load_from = None
 resume = False
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook')]
+# eva_mm.ConvertCheckpointHook: load_from / tools/test.py also read the released
+# eva_video_k*.pth (converted to this model's keys on load).
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ConvertCheckpointHook')]
