@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 
 _spec = importlib.util.spec_from_file_location(
@@ -79,6 +80,12 @@ def test_cli_writes_lists(fake_kinetics, tmp_path):
     lines = (out / 'k722_train_list_videos.txt').read_text().splitlines()
     assert len(lines) == 5 and lines[0] == 'k400/train/aaaaaaaaaaa_000000_000010.mp4 0'
     assert json.loads((out / 'k722_stats.json').read_text())['classes'] == 4
+    # class mappings (official k722_to_k400_mapping.npy format): K722 index per source class
+    # K722 = [Abseiling, brushing_teeth, cooking egg, dancing  ballet]
+    want = {'k400': [0, 1], 'k600': [1, 0, 2], 'k700': [3, 2, 0]}
+    for name, m in want.items():
+        got = np.load(out / f'k722_to_{name}_mapping.npy')
+        assert got.dtype == np.int64 and got.tolist() == m, name
 
 
 def test_bad_inputs_name_the_file_and_line(fake_kinetics, tmp_path):

@@ -15,8 +15,11 @@ line index is the label). A clip file name ``<youtube_id>_<start:06d>_<end:06d>.
 official Kinetics naming) is identified by its YouTube id; other names by their stem.
 
 Outputs under ``--out``: ``label_map_k722.txt``, ``k722_train_list_videos.txt``,
-``k722_val_list_videos.txt`` (the merged, de-duplicated validation videos, for monitoring) and
-``k722_stats.json``. Output paths are ``<NAME>/<split>/<relative path>``, so with
+``k722_val_list_videos.txt`` (the merged, de-duplicated validation videos, for monitoring),
+``k722_stats.json`` and, per source, ``k722_to_<NAME>_mapping.npy``: the K722 index of every
+class of that release in its label order (int64, the official ``k722_to_k400_mapping.npy``
+format), which ``eva_mm.EVAVideoHead(class_mapping=...)`` uses to initialise the K400/600/700
+head from the K722 one. Output paths are ``<NAME>/<split>/<relative path>``, so with
 ``data/k722/k400/train -> data/kinetics400/videos_train`` (etc.) symlinks the lists work with
 ``data_prefix=dict(video='data/k722')``.
 
@@ -35,6 +38,8 @@ import re
 import sys
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
 
 _CLIP_RE = re.compile(r'^(?P<yid>.+)_(\d{6})_(\d{6})$')
 
@@ -103,8 +108,9 @@ def read_list(path: str, num_classes: int) -> List[Tuple[str, int]]:
 
 
 def build_k722(sources: Sequence[Source]) -> dict:
-    """Merge the sources. Returns ``dict(classes, train, val, stats)`` where ``train`` and
-    ``val`` are lists of (output path, merged label)."""
+    """Merge the sources. Returns ``dict(classes, train, val, stats, mappings)`` where
+    ``train`` and ``val`` are lists of (output path, merged label) and ``mappings[name][i]`` is
+    the merged index of class ``i`` of source ``name``."""
     if not sources:
         raise ValueError('no source dataset given')
     names = [s.name for s in sources]
@@ -159,8 +165,9 @@ def build_k722(sources: Sequence[Source]) -> dict:
             seen_val.add(vid)
             val.append((f'{s.name}/val/{p}', merged_label(s.name, lab)))
     stats['train_kept'], stats['val_kept'] = len(train), len(val)
+    mappings = {s.name: [index[normalize_class(n)] for n in maps[s.name]] for s in sources}
     return {'classes': [display[c] for c in classes], 'train': train, 'val': val,
-            'stats': stats}
+            'stats': stats, 'mappings': mappings}
 
 
 def write_outputs(result: dict, out: str) -> None:
@@ -173,6 +180,8 @@ def write_outputs(result: dict, out: str) -> None:
             f.write(''.join(f'{p} {lab}\n' for p, lab in result[split]))
     with open(osp.join(out, 'k722_stats.json'), 'w') as f:
         json.dump(result['stats'], f, indent=2)
+    for name, mapping in result['mappings'].items():
+        np.save(osp.join(out, f'k722_to_{name}_mapping.npy'), np.asarray(mapping, np.int64))
 
 
 def main(argv=None) -> int:
