@@ -1,5 +1,6 @@
 """Moving-shapes videos through mmaction2's decord pipeline, a training step on them,
-multi-clip x multi-crop averaging, the single-frame transform and unreadable video files."""
+multi-clip x multi-crop averaging, one validation step of every paper Kinetics config, the
+single-frame transform and unreadable video files."""
 import importlib.util
 import os.path as osp
 import shutil
@@ -12,6 +13,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
 import eva_mm  # noqa: F401
 from eva_mm.video import VideoReadError
@@ -168,6 +170,28 @@ def test_multi_view_test_step_averages_views(shapes_dir):
         model.test_cfg = dict(max_testing_views=4)
         one = pseudo_collate([ds[1]])
         torch.testing.assert_close(model.test_step(one)[0].pred_score, pred[1].pred_score)
+
+
+@pytest.mark.parametrize('name', ['eva_k722.py', 'eva_k400.py', 'eva_k600.py', 'eva_k700.py'])
+def test_kinetics_config_runs_a_validation(shapes_dir, tmp_path, name):
+    """Issue 13: each paper Kinetics config, unchanged but for a tiny backbone and 3 generated
+    videos, runs its validation through mmengine's Runner (its val loader, batch size,
+    pipeline at 224 and the model's test_cfg). It died at the first validation batch when the
+    val batch size and ``max_testing_views`` disagreed."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'video', name))
+    cfg.model.backbone.update(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                        feedforward_channels=64), with_cp=False, init_cfg=None)
+    cfg.model.cls_head.update(in_channels=32, init_cfg=None)
+    ann = tmp_path / 'val.txt'
+    ann.write_text(''.join(open(osp.join(shapes_dir, 'val_list.txt')).readlines()[:3]))
+    cfg.val_dataloader.dataset.update(ann_file=str(ann), data_prefix=dict(video=shapes_dir))
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.default_hooks.checkpoint = None  # save_best needs a training run (before_train)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.visualizer.vis_backends = []
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.val()
+    assert set(metrics) >= {'acc/top1', 'acc/top5'} and 0 <= metrics['acc/top1'] <= 1
 
 
 def test_unreadable_and_truncated_videos_name_the_file(shapes_dir, tmp_path):

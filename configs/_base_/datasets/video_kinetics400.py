@@ -49,7 +49,9 @@ train_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_train,
                  data_prefix=dict(video=data_root), pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=2,
+    # 1 video per batch: the model's test_cfg.max_testing_views (used in val and test alike)
+    # makes mmaction2's Recognizer3D refuse any other batch size
+    batch_size=1,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
