@@ -80,7 +80,25 @@ def test_paper_config_is_eva_g_vitdet(name):
     rr = pipe[types.index('RandomResize')]
     assert tuple(rr.scale) == (size, size) and tuple(rr.ratio_range) == (0.1, 2.0)
     assert tuple(pipe[types.index('RandomCrop')].crop_size) == (size, size)
-    assert tuple(pipe[types.index('Pad')].size) == (size, size)
+    # the official detector: no uint8 pipeline pad; zero pad to size x size after normalising
+    assert 'Pad' not in types
+    assert cfg.model.data_preprocessor.pad_size_divisor == size
+    assert cfg.model.data_preprocessor.pad_value == 0
+    # rel-pos in every block, global tables for the training size, 14x14 position grid
+    assert bb.use_rel_pos and bb.rel_pos_img_size == size and bb.img_size == 224
+    assert bb.freeze_patch_embed and bb.norm_eps == 1e-6 and bb.rel_pos_interp == 'vitdet'
+    assert cfg.model.neck.norm_cfg.eps == 1e-6
+    assert cfg.model.rpn_head.type == 'eva_mm.LogitRankRPNHead'
+    rh = cfg.model.roi_head
+    assert rh.type == 'eva_mm.EVACascadeRoIHead' and rh.average_probs and rh.single_mask_head
+    assert [h.bbox_coder.target_stds for h in rh.bbox_head] == [
+        [0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [1 / 30, 1 / 30, 1 / 15, 1 / 15]]
+    assert all(h.norm_cfg.eps == 1e-6 for h in rh.bbox_head)
+    test_pipe = cfg.test_dataloader.dataset.pipeline
+    resize = next(t for t in test_pipe if t['type'] == 'Resize')
+    assert resize.backend == 'pillow' and resize.interpolation == 'bilinear'
+    assert 'Pad' not in [t['type'] for t in test_pipe]
+    assert dict(type='eva_mm.ConvertCheckpointHook') in cfg.custom_hooks
 
 
 def test_paper_config_specifics():
@@ -90,8 +108,10 @@ def test_paper_config_specifics():
     assert 'Pretrained' == o365.model.backbone.init_cfg.type
     coco = _load(osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_coco.py'))
     assert 'o365' in coco.load_from
-    assert coco.model.test_cfg.rcnn.nms.type == 'soft_nms'
-    assert coco.model.roi_head.mask_head.maskness_thr == 0.5
+    # the official 1280 config's test settings
+    assert coco.model.test_cfg.rcnn == dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
+                                            max_per_img=100, mask_thr_binary=0.5)
+    assert coco.model.roi_head.mask_head.maskness_thr is None
     lvis = _load(osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_lvis.py'))
     assert 'o365' in lvis.load_from
     for h in lvis.model.roi_head.bbox_head:
@@ -100,8 +120,40 @@ def test_paper_config_specifics():
     ds = lvis.train_dataloader.dataset
     assert ds.type == 'ClassBalancedDataset' and ds.oversample_thr == 1e-3
     assert lvis.val_evaluator.type == 'LVISMetric'
+    assert lvis.model.test_cfg.rcnn.score_thr == 0.02 and lvis.model.test_cfg.rcnn.max_per_img == 300
+    assert lvis.model.test_cfg.rcnn.nms.type == 'nms'
     for tta in ('coco', 'lvis'):
         c = _load(osp.join(ROOT, 'configs', 'det', f'eva_cmrcnn_{tta}_tta.py'))
         assert c.model.type == 'eva_mm.DetMaskTTAModel'
         assert c.model.module.backbone.arch == 'g'
         assert c.test_dataloader.dataset.pipeline[1].type == 'TestTimeAug'
+
+
+def test_1536_protocol_configs():
+    """The published numbers' evaluation protocols (RECIPES.md, official EVA-01/det README)."""
+    for name in ('coco_1536', 'coco_1536_mask', 'lvis_1536'):
+        c = _load(osp.join(ROOT, 'configs', 'det', f'eva_cmrcnn_{name}.py'))
+        bb = c.model.backbone
+        assert bb.rel_pos_interp == 'beit' and bb.rel_pos_img_size == 1280  # tables from 1280
+        assert c.model.data_preprocessor.pad_size_divisor == 1536
+        resize = next(t for t in c.test_dataloader.dataset.pipeline if t['type'] == 'Resize')
+        assert tuple(resize.scale) == (1536, 1536) and resize.backend == 'pillow'
+        assert c.load_from is None
+    coco = _load(osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_coco_1536.py'))
+    rcnn = coco.model.test_cfg.rcnn
+    assert rcnn.score_thr == 0.0 and rcnn.max_per_img == -1
+    assert rcnn.nms.type == 'soft_nms' and rcnn.nms.method == 'linear'
+    assert (rcnn.nms.iou_threshold, rcnn.nms.sigma, rcnn.nms.min_score) == (0.6, 0.5, 1e-3)
+    assert rcnn.nms.split_thr > 10**9  # one Soft-NMS call over all classes, as the official
+    assert coco.model.roi_head.mask_head.maskness_thr is None  # box AP: uncalibrated scores
+    assert coco.test_evaluator.metric == ['bbox'] and coco.test_evaluator.proposal_nums == (1, 10, 100)
+    mask = _load(osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_coco_1536_mask.py'))
+    assert mask.model.roi_head.mask_head.maskness_thr == 0.5
+    assert mask.test_evaluator.metric == ['segm']
+    lvis = _load(osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_lvis_1536.py'))
+    rcnn = lvis.model.test_cfg.rcnn
+    assert rcnn.score_thr == 0.001 and rcnn.max_per_img == 1000 and rcnn.nms.type == 'nms'
+    assert rcnn.nms.iou_threshold == 0.5
+    assert lvis.model.roi_head.mask_head.maskness_thr == 0.5
+    assert lvis.test_evaluator.type == 'eva_mm.LVISMetricMaxDets'
+    assert lvis.test_evaluator.max_dets == 1000

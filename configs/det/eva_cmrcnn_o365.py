@@ -5,10 +5,13 @@ _base_ = [
     '../_base_/schedules/det_adamw_ld_lsj_100ep.py'
 ]
 num_classes = 365
+square_size = 1024  # square pad and global rel-pos tables (127 rows) at the O365 size
 model = dict(
+    data_preprocessor=dict(pad_size_divisor=square_size),
     roi_head=dict(
         bbox_head=[dict(h, num_classes=num_classes) for h in _base_.model.roi_head.bbox_head],
         mask_roi_extractor=None,
         mask_head=None),
     # 14->16 converted EVA-g MIM weights (tools/model_converters; SPEC §4)
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/eva_psz14to16.pt')))
+    backbone=dict(rel_pos_img_size=square_size,
+                  init_cfg=dict(type='Pretrained', checkpoint='checkpoints/eva_psz14to16.pt')))
