@@ -36,6 +36,20 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
    gives silently wrong results: RoI features of a ViTDet pyramid are garbage and the RoI
    heads cannot learn. We make the tensor arguments of those ops' autograd functions
    contiguous before the kernel call (a no-op for contiguous tensors).
+8. mmseg 1.2.2's ``EncoderDecoder.slide_inference`` sets each window's ``img_shape`` but keeps
+   the whole padded image's ``pad_shape`` in the meta it passes down, and mmseg's
+   ``Mask2FormerHead.predict`` upsamples to ``pad_shape`` when present, so every window's
+   logits get the whole image's size and adding them fails ("size of tensor a (1216) must
+   match ... (1536)") whenever the padded image is larger than the window: no Mask2Former
+   model can be tested with ``mode='slide'`` (open upstream PR open-mmlab/mmsegmentation#3752).
+   The windows' metas no longer carry ``pad_shape``; the heads then use the window's
+   ``img_shape`` (what mmseg's other decode heads already do in slide mode).
+9. mmengine 0.10.7's ``mmengine._strategy.deepspeed`` runs ``import deepspeed`` when
+   ``mmengine.runner`` is imported, i.e. on every mm* import: several seconds and DeepSpeed's
+   accelerator warning on every command, DeepSpeed used or not. That module now gets a
+   stand-in ``deepspeed`` that imports the real package on first use (a DeepSpeed strategy
+   being built); until then ``deepspeed`` is not in ``sys.modules``. Fixes 4 and 6 work the
+   same when DeepSpeed is imported later.
 """
 import functools
 import importlib
@@ -302,14 +316,93 @@ def fix_mmcv_strides() -> None:
     _APPLIED.add('mmcv_strides')
 
 
+# -- 8. mmseg slide inference with Mask2Former heads -------------------------------------------
+def fix_mmseg_slide_pad_shape() -> None:
+    if 'slide_pad_shape' in _APPLIED or importlib.util.find_spec('mmseg') is None:
+        return
+    from mmseg.models.segmentors import EncoderDecoder
+    orig = EncoderDecoder.slide_inference
+
+    @functools.wraps(orig)
+    def slide_inference(self, inputs: torch.Tensor, batch_img_metas: list) -> torch.Tensor:
+        """mmseg's sliding-window inference; the windows' metas carry no ``pad_shape`` of
+        the whole (N, C, H, W) input, so heads size each window's logits by its
+        ``img_shape``. Returns (N, num_classes, H, W) logits."""
+        metas = [{k: v for k, v in m.items() if k != 'pad_shape'} for m in batch_img_metas]
+        return orig(self, inputs, metas)
+
+    EncoderDecoder.slide_inference = slide_inference
+    _APPLIED.add('slide_pad_shape')
+
+
+# -- 9. deepspeed imported on first use ----------------------------------------------------------
+# module that imports a heavy package at its top -> that package
+DEFERRED_IMPORTS = {'mmengine._strategy.deepspeed': 'deepspeed'}
+
+
+class _LazyModule(types.ModuleType):
+    """Stands in for a module: the first attribute read imports the real one (then read from
+    ``sys.modules`` as usual)."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+class _DeferringLoader(importlib.abc.Loader):
+    """Executes a module with ``import <heavy>`` failing, then gives it a lazy ``<heavy>``."""
+
+    def __init__(self, loader: importlib.abc.Loader, heavy: str) -> None:
+        self.loader, self.heavy = loader, heavy
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        sys.modules[self.heavy] = None  # `import heavy` raises ImportError meanwhile
+        try:
+            self.loader.exec_module(module)
+        finally:
+            if self.heavy in sys.modules and sys.modules[self.heavy] is None:
+                del sys.modules[self.heavy]
+        if getattr(module, self.heavy, None) is None:
+            setattr(module, self.heavy, _LazyModule(self.heavy))
+
+    def __getattr__(self, name: str):  # get_source, get_filename ... (tracebacks, inspect)
+        return getattr(self.loader, name)
+
+
+class _DeferringFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules in ``DEFERRED_IMPORTS`` as usual, with a :class:`_DeferringLoader`
+    (only while the heavy package is installed and not yet imported)."""
+
+    def find_spec(self, fullname, path, target=None):
+        heavy = DEFERRED_IMPORTS.get(fullname)
+        if heavy is None or heavy in sys.modules or importlib.util.find_spec(heavy) is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _DeferringLoader(spec.loader, heavy)
+        return spec
+
+
+def fix_defer_heavy_imports() -> None:
+    if 'defer_imports' in _APPLIED:
+        return
+    sys.meta_path.insert(0, _DeferringFinder())
+    _APPLIED.add('defer_imports')
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
+    fix_defer_heavy_imports()  # first: before anything imports mmengine.runner
     fix_missing_modules()
     fix_weights_only_resume()
     fix_lvis_np_float()
     fix_cpu_distributed()
     fix_mmengine_pkg_resources()
     fix_mmcv_strides()
+    fix_mmseg_slide_pad_shape()
 
 
 if os.environ.get('EVA_MM_NO_COMPAT') != '1':

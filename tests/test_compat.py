@@ -319,3 +319,62 @@ def test_roi_align_gradient_reaches_channels_last_features():
     g, = torch.autograd.grad(roi_align(xcl, rois, 5, 1.0, 0).square().sum(), x)
     g_ref, = torch.autograd.grad(tv_roi_align(x, rois, 5, 1.0, 0, True).square().sum(), x)
     torch.testing.assert_close(g, g_ref)
+
+
+# -- 8. mmseg sliding-window inference with a Mask2Former head -----------------------------------
+def test_mask2former_slide_inference_needs_and_gets_the_fix():
+    """A 64x80 image padded to 64x96, 64 windows at stride 32 (two windows): the windows'
+    logits had the padded image's width and could not be added; with the fix the result is the
+    per-pixel mean of the two windows' logits."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.models.segmentors import EncoderDecoder
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(Path(__file__).parents[1] / 'configs' / 'seg'
+                              / 'eva-tiny_mask2former_shapes.py'))
+    cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(32, 32))
+    model = MODELS.build(cfg.model).eval()
+    x = torch.randn(1, 3, 64, 96)
+    metas = [dict(img_shape=(64, 80), ori_shape=(64, 80), pad_shape=(64, 96))]
+    with torch.no_grad():
+        with pytest.raises(RuntimeError, match=r'size of tensor a \(96\) must match .*\(128\)'):
+            EncoderDecoder.slide_inference.__wrapped__(model, x, [dict(m) for m in metas])
+        out = model.slide_inference(x, [dict(m) for m in metas])
+        left = model.encode_decode(x[..., :64], [dict(img_shape=(64, 64))])
+        right = model.encode_decode(x[..., 32:], [dict(img_shape=(64, 64))])
+    assert out.shape == (1, 5, 64, 96)
+    torch.testing.assert_close(out[..., :32], left[..., :32])
+    torch.testing.assert_close(out[..., 32:64], (left[..., 32:] + right[..., :32]) / 2)
+    torch.testing.assert_close(out[..., 64:], right[..., 32:])
+
+
+# -- 9. deepspeed imported on first use ----------------------------------------------------------
+def test_import_eva_mm_imports_neither_deepspeed_nor_open_clip():
+    code = ('import sys, eva_mm, mmengine.runner, mmengine._strategy; '
+            'print([m in sys.modules for m in ("deepspeed", "open_clip")])')
+    fixed = _run(code)
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.split()[-2:] == ['[False,', 'False]'], fixed.stdout
+    assert 'real_accelerator' not in fixed.stderr  # DeepSpeed's warning on import
+    broken = _run('import sys, mmengine.runner; print("deepspeed" in sys.modules)',
+                  env=ENV_NO_COMPAT)
+    assert broken.returncode == 0 and broken.stdout.split()[-1] == 'True', broken.stderr
+
+
+def test_deepspeed_strategy_imports_deepspeed_when_built_with_fixes_4_and_6():
+    code = '''
+import sys, eva_mm
+import mmengine._strategy.deepspeed as d
+import mmengine.dist.utils as dist_utils
+assert 'deepspeed' not in sys.modules and d.deepspeed is not None
+strategy = d.DeepSpeedStrategy(zero_optimization=dict(stage=1), bf16=dict(enabled=True))
+import deepspeed
+from mmengine.registry import OPTIMIZERS
+print(d.deepspeed.__version__ == deepspeed.__version__,
+      d.deepspeed.initialize is deepspeed.initialize, OPTIMIZERS.get('OnebitAdam').__module__, dist_utils._init_dist_pytorch.__module__)
+'''
+    out = _run(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-4:] == ['True', 'True', 'eva_mm.compat', 'eva_mm.compat'], \
+        out.stdout

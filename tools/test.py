@@ -28,7 +28,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
+def main() -> dict:
+    """Run the test; returns the metrics (also logged)."""
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -39,6 +40,12 @@ def main() -> None:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    missing = [k for k in ('test_dataloader', 'test_evaluator', 'test_cfg')
+               if cfg.get(k) is None]
+    if missing:
+        raise SystemExit(f'{args.config} defines no test set ({", ".join(missing)} is None), '
+                         f'so there is nothing to evaluate: test its checkpoint '
+                         f'with a config that has one')
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise SystemExit(f'--tta: {args.config} defines no tta_model / tta_pipeline')
@@ -50,7 +57,7 @@ def main() -> None:
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    return runner.test()
 
 
 if __name__ == '__main__':

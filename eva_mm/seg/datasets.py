@@ -5,7 +5,7 @@
   ``annotations/{training,validation}/*.png``; 0 = unlabelled, 1..K = classes, read with
   ``reduce_zero_label=True`` as ADE20K).
 * :class:`CheckSegLabels` - a pipeline step after ``LoadAnnotations`` that rejects label
-  maps whose size differs from the image's or whose ids fall outside ``[0, num_classes)``
+  maps whose size differs from their image file's or whose ids fall outside ``[0, num_classes)``
   (other than the ignore index), naming the file, instead of failing later deep inside a
   loss or a metric.
 """
@@ -45,7 +45,8 @@ class CheckSegLabels(BaseTransform):
         ignore_index: the one id outside that range that is allowed (255).
 
     Raises:
-        SegAnnotationError: the label map's (H, W) differs from the image's, or it holds ids
+        SegAnnotationError: the label map's (H, W) differs from its image file's (``ori_shape``;
+            test pipelines resize the image before loading the label map), or it holds ids
             outside the class range; the message names the files and the offending ids.
     """
 
@@ -61,11 +62,7 @@ class CheckSegLabels(BaseTransform):
         if seg is None:
             raise SegAnnotationError(f'CheckSegLabels needs gt_seg_map (put it after '
                                      f'LoadAnnotations); none for {where}')
-        img = results.get('img')
-        if img is not None and tuple(img.shape[:2]) != tuple(seg.shape[:2]):
-            raise SegAnnotationError(
-                f'label map {where} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image '
-                f'{results.get("img_path", "<unknown image>")} is {img.shape[0]}x{img.shape[1]}')
+        self._check_size(results, seg, where)
         ids = np.unique(seg)
         bad = ids[((ids < 0) | (ids >= self.num_classes)) & (ids != self.ignore_index)]
         if bad.size:
@@ -76,6 +73,25 @@ class CheckSegLabels(BaseTransform):
                 f'[0, {self.num_classes - 1}] and not the ignore index {self.ignore_index}'
                 f'{hint}')
         return results
+
+    @staticmethod
+    def _check_size(results: dict, seg: np.ndarray, where: str) -> None:
+        """The (H, W) label map must match its image as stored (``ori_shape``): test pipelines
+        resize the image *before* ``LoadAnnotations`` and evaluate at the original size, so
+        the loaded image (``img``) may be larger. A label map resized together with its image
+        (check placed after a geometric transform) matches ``img`` and passes too."""
+        img = results.get('img')
+        ori = results.get('ori_shape')
+        allowed = {tuple(s[:2]) for s in (ori, None if img is None else img.shape)
+                   if s is not None}
+        if not allowed or tuple(seg.shape[:2]) in allowed:
+            return
+        ref = tuple(ori[:2]) if ori is not None else tuple(img.shape[:2])
+        resized = (f' (resized to {img.shape[0]}x{img.shape[1]} by the pipeline)'
+                   if img is not None and tuple(img.shape[:2]) != ref else '')
+        raise SegAnnotationError(
+            f'label map {where} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image '
+            f'{results.get("img_path", "<unknown image>")} is {ref[0]}x{ref[1]}{resized}')
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_classes={self.num_classes}, '
