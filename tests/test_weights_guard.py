@@ -17,7 +17,7 @@ from eva_mm.engine import CheckPretrainedWeightsHook, MissingWeightsError, check
 from eva_mm.engine.weights import config_value, weight_file
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SCOPE = ('pretrain', 'cls', 'seg', 'video')  # detection configs use the same hook (docs)
+SCOPE = ('pretrain', 'cls', 'seg', 'video', 'det')
 CONFIGS = sorted(c for task in SCOPE
                  for c in glob.glob(osp.join(ROOT, 'configs', task, '*.py')))
 HOOK = 'eva_mm.CheckPretrainedWeightsHook'
@@ -153,6 +153,8 @@ def test_config_declares_its_weights(path, tmp_path, monkeypatch):
     cfg = Config.fromfile(path)
     if cfg.model.get('type', '').endswith('TTAModel'):
         pytest.skip('test-time-augmentation wrapper: evaluation only, never trained')
+    if cfg.get('train_cfg', 'absent') is None:
+        pytest.skip('evaluation protocol (train_cfg = None): never trained')
     hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
     assert HOOK in hooks, f'{path}: custom_hooks = {hooks}'
     declared = cfg.get('pretrained_weights') or {}

@@ -7,4 +7,7 @@ _base_ = [
     '../_base_/schedules/det_adamw_ld_lsj_100ep.py'
 ]
 load_from = 'work_dirs/eva_cmrcnn_o365/iter_184375.pth'  # the O365 detector
+pretrained_weights = dict(
+    _delete_=True,
+    load_from='the Objects365 detector: train configs/det/eva_cmrcnn_o365.py, or the released eva_o365.pth (https://huggingface.co/BAAI/EVA/resolve/main/eva_o365.pth; load_from converts it)')
 model = dict(backbone=dict(init_cfg=None))  # weights come from load_from

@@ -39,6 +39,11 @@ soft_nms = dict(type='soft_nms', iou_threshold=0.6, min_score=1e-3, method='line
                 split_thr=2**62)
 tta_model = dict(tta_cfg=dict(nms=soft_nms, max_per_img=-1))
 load_from = None  # the checkpoint comes from tools/test.py
+# an evaluation protocol: nothing to train (tools/train.py on it stops at once)
+train_dataloader = None
+train_cfg = None
+optim_wrapper = None
+param_scheduler = None
 model = dict(
     data_preprocessor=dict(pad_size_divisor=image_size[0]),
     backbone=dict(rel_pos_interp='beit'),

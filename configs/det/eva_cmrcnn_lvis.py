@@ -13,6 +13,9 @@ fed_loss = dict(type='eva_mm.FederatedLoss', num_classes=num_classes, use_fed_lo
                 class_freq='data/lvis_v1/annotations/lvis_v1_train.json',
                 num_fed_loss_classes=50, freq_weight_power=0.5)
 load_from = 'work_dirs/eva_cmrcnn_o365/iter_184375.pth'  # the O365 detector
+pretrained_weights = dict(
+    _delete_=True,
+    load_from='the Objects365 detector: train configs/det/eva_cmrcnn_o365.py, or the released eva_o365.pth (https://huggingface.co/BAAI/EVA/resolve/main/eva_o365.pth; load_from converts it)')
 # sigmoid classifier: bias starts at the prior 0.01 (detectron2's use_sigmoid_ce init), so
 # the ~50 federated BCE terms per RoI start small
 sigmoid_head_init = [

@@ -30,6 +30,11 @@ tta_pipeline = [
 ]
 tta_model = dict(tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=1000))
 load_from = None  # the checkpoint comes from tools/test.py
+# an evaluation protocol: nothing to train (tools/train.py on it stops at once)
+train_dataloader = None
+train_cfg = None
+optim_wrapper = None
+param_scheduler = None
 model = dict(
     data_preprocessor=dict(pad_size_divisor=image_size[0]),
     backbone=dict(rel_pos_interp='beit'),

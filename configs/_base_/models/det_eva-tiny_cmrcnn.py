@@ -47,3 +47,4 @@ model = dict(
         rcnn=[dict(r, sampler=dict(r['sampler'], num=32))
               for r in _base_.model.train_cfg.rcnn]),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=100)))
+allow_random_init = True  # the CPU demos train from scratch on purpose

@@ -120,3 +120,12 @@ model = dict(
                  min_bbox_size=0),
         rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100,
                   mask_thr_binary=0.5)))
+
+# pretrained weights (eva_mm.CheckPretrainedWeightsHook): training refuses to start while the
+# file is missing, or the key is None without allow_random_init=True. {config key: source}
+pretrained_weights = {
+    'model.backbone.init_cfg':
+    'EVA-01 MIM weights at patch 16: download eva_psz14to16.pt '
+    '(https://huggingface.co/BAAI/EVA/resolve/main/eva_psz14to16.pt) or convert eva_psz14.pt '
+    'with tools/model_converters/eva_to_eva_mm.py --patch-size 16'}
+allow_random_init = False

@@ -40,4 +40,7 @@ resume = False
 # run draws the same drop-path / dropout masks as an uninterrupted one.
 # eva_mm.ConvertCheckpointHook: a released detectron2 EVA-01 detector given as load_from (or to
 # tools/test.py) is converted on the fly by the converter CLI's code path.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.ConvertCheckpointHook')]
+# eva_mm.CheckPretrainedWeightsHook: training refuses to start without the weights the config
+# declares in pretrained_weights (see the model configs).
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ConvertCheckpointHook')]
