@@ -9,15 +9,15 @@ Regression tests of issue 13: the validation died in ``CheckSegLabels`` (resized
 label map at its original size) and then in the sliding-window test (Mask2Former logits at the
 whole padded image's size, eva_mm.compat fix 8).
 """
-import importlib.util
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 from mmengine.config import Config
 from PIL import Image
+
+from _cli import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ADE_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_ade20k.py')
@@ -111,20 +111,6 @@ def tiny_ade_cfg(data_root: str, work_dir: str, cfg_file: str = ADE_CFG) -> Conf
     return cfg
 
 
-def run_tools_test(argv: list) -> dict:
-    """``python tools/test.py *argv`` in this process; returns its metrics."""
-    spec = importlib.util.spec_from_file_location('eva_mm_tools_test',
-                                                  osp.join(ROOT, 'tools', 'test.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    old = sys.argv
-    sys.argv = ['tools/test.py', *argv]
-    try:
-        return mod.main()
-    finally:
-        sys.argv = old
-
-
 def test_ade20k_config_trains_validates_and_tests_with_sliding_windows(tmp_path):
     from mmengine.runner import Runner
     data_root = write_ade20k(str(tmp_path / 'data'))
@@ -142,9 +128,9 @@ def test_ade20k_config_trains_validates_and_tests_with_sliding_windows(tmp_path)
     # tools/test.py (single scale) and tools/test.py --tta with the trained checkpoint
     cfg_file = str(tmp_path / 'ade20k_tiny.py')
     cfg.dump(cfg_file)
-    test = run_tools_test([cfg_file, ckpt, '--work-dir', str(tmp_path / 'test')])
+    test = run_tool('test.py', [cfg_file, ckpt, '--work-dir', str(tmp_path / 'test')])
     assert test['mIoU'] == pytest.approx(val, abs=1e-6)  # same model, same windows
-    tta = run_tools_test([cfg_file, ckpt, '--tta', '--work-dir', str(tmp_path / 'tta')])
+    tta = run_tool('test.py', [cfg_file, ckpt, '--tta', '--work-dir', str(tmp_path / 'tta')])
     assert 0 <= tta['mIoU'] <= 100
 
 

@@ -1,0 +1,22 @@
+"""Run eva_mm's command-line tools (``tools/*.py``) in the test process, as from a shell."""
+import importlib.util
+import os.path as osp
+import sys
+from typing import List
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def run_tool(script: str, argv: List[str]):
+    """``python tools/<script> *argv`` in this process; returns what its ``main()`` returns
+    (``tools/test.py``: the metrics). ``SystemExit`` propagates (a clear error of the tool)."""
+    path = osp.join(ROOT, 'tools', script)
+    spec = importlib.util.spec_from_file_location(f'eva_mm_tools_{script[:-3]}', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    old = sys.argv
+    sys.argv = [path, *argv]
+    try:
+        return mod.main()
+    finally:
+        sys.argv = old
