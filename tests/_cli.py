@@ -11,7 +11,8 @@ def run_tool(script: str, argv: List[str]):
     """``python tools/<script> *argv`` in this process; returns what its ``main()`` returns
     (``tools/test.py``: the metrics). ``SystemExit`` propagates (a clear error of the tool)."""
     path = osp.join(ROOT, 'tools', script)
-    spec = importlib.util.spec_from_file_location(f'eva_mm_tools_{script[:-3]}', path)
+    spec = importlib.util.spec_from_file_location(
+        'eva_mm_tools_' + osp.basename(script)[:-3], path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     old = sys.argv

@@ -1,0 +1,116 @@
+"""The paper Kinetics configs, run as written from a directory laid out as docs/video.md says
+(``data/kinetics{400,600,700}/videos_{train,val}/<class_name>/<youtube id>_<start>_<end>.mp4``,
+``kinetics*_{train,val}_list_videos.txt``; ``tools/data/build_k722.py`` lists and the
+``data/k722/k*/{train,val}`` links), real mp4 files, only the backbone shrunk: K722 trains one
+epoch and validates (``tools/train.py``); K400 starts from that checkpoint (backbone + the
+K722 head through the class mapping) as its config says, trains one epoch, validates, and
+``tools/test.py`` evaluates 4 clips x 3 crops per video.
+
+Regression test of issue 13: every Kinetics config died at its first validation (val batch
+size 2 vs the model's ``max_testing_views``, which mmaction2 allows with batch 1 only).
+The one device override: fp16 ``AmpOptimWrapper`` asserts CUDA in mmengine, so on CPU the
+test trains with the plain ``OptimWrapper``.
+"""
+import importlib.util
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from _cli import run_tool
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location(
+    'make_moving_shapes', osp.join(ROOT, 'tools', 'data', 'make_moving_shapes.py'))
+ms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ms)
+
+# two classes per release; K600 and K700 share 'abseiling' with K400 -> K722 has 4 classes
+CLASSES = {'400': ['abseiling', 'air drumming'], '600': ['abseiling', 'acting in play'],
+           '700': ['abseiling', 'adjusting glasses']}
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def write_kinetics(root: str, seed: int = 0) -> None:
+    """Under ``root/data``: K400/K600/K700 releases of 2 classes (1 train video each, 1 val
+    video), label maps, and the K722 lists + class mappings + links from build_k722.py."""
+    rng = np.random.RandomState(seed)
+    srcs = []
+    for rel, classes in CLASSES.items():
+        base = osp.join(root, 'data', f'kinetics{rel}')
+        lists = {}
+        for split, labels in (('train', (0, 1)), ('val', (0, ))):
+            lines = []
+            for label in labels:
+                folder = classes[label].replace(' ', '_')  # mmaction2's rename_classnames.sh
+                name = f'{folder}/{rel}{split}{label:07d}_000000_000010.mp4'
+                path = osp.join(base, f'videos_{split}', name)
+                os.makedirs(osp.dirname(path), exist_ok=True)
+                ms.write_mp4(path, ms.make_video(rng, label, num_frames=12, size=32))
+                lines.append(f'{name} {label}\n')
+            lists[split] = osp.join(base, f'kinetics{rel}_{split}_list_videos.txt')
+            with open(lists[split], 'w') as f:
+                f.writelines(lines)
+        label_map = osp.join(base, f'label_map_k{rel}.txt')
+        with open(label_map, 'w') as f:
+            f.write('\n'.join(classes) + '\n')
+        srcs += ['--src', f'k{rel}', lists['train'], lists['val'], label_map]
+    k722 = osp.join(root, 'data', 'k722')
+    assert run_tool(osp.join('data', 'build_k722.py'), ['--out', k722, *srcs]) == 0
+    for rel in CLASSES:  # as docs/video.md
+        os.makedirs(osp.join(k722, f'k{rel}'))
+        for split in ('train', 'val'):
+            os.symlink(f'../../kinetics{rel}/videos_{split}', osp.join(k722, f'k{rel}', split))
+
+
+def tiny_video_cfg(name: str) -> Config:
+    """``configs/video/<name>`` as written but a 2-block 32-wide backbone, one epoch, one
+    process, the plain OptimWrapper (CPU), no DataLoader workers."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'video', name))
+    cfg.model.backbone.update(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                        feedforward_channels=64), with_cp=False)
+    cfg.model.cls_head.in_channels = 32
+    cfg.optim_wrapper.type = 'OptimWrapper'
+    cfg.optim_wrapper.pop('loss_scale')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].update(num_workers=0, persistent_workers=False)
+    cfg.train_cfg.max_epochs = 1
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+    cfg.default_hooks.logger.interval = 1
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    return cfg
+
+
+def test_k722_then_k400_train_validate_and_test(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the configs' relative data/ and work_dirs/ paths, as written
+    write_kinetics(str(tmp_path))
+    lines = open('data/k722/k722_train_list_videos.txt').read().splitlines()
+    assert len(lines) == 6
+    assert lines[0] == 'k400/train/abseiling/400train0000000_000000_000010.mp4 0'
+
+    k722 = tiny_video_cfg('eva_k722.py')
+    k722.model.cls_head.num_classes = 4  # as build_k722 merged the generated releases
+    k722.model.backbone.init_cfg = None  # no EVA MIM file here: a random start, said so
+    k722.allow_random_init = True
+    k722.dump('eva_k722.py')
+    run_tool('train.py', ['eva_k722.py'])  # 2 iterations (batch 4), then 3 val videos
+    assert osp.isfile('work_dirs/eva_k722/best_acc_top1_epoch_1.pth')
+    # eva_k400.py loads the K722 run's last checkpoint, epoch_40.pth
+    os.link('work_dirs/eva_k722/epoch_1.pth', 'work_dirs/eva_k722/epoch_40.pth')
+
+    k400 = tiny_video_cfg('eva_k400.py')
+    k400.model.cls_head.num_classes = 2  # the generated K400's label map
+    k400.dump('eva_k400.py')
+    run_tool('train.py', ['eva_k400.py'])  # from the K722 model; 1 iteration, 1 val video
+    metrics = run_tool('test.py', ['eva_k400.py', 'work_dirs/eva_k400/epoch_1.pth'])
+    assert set(metrics) >= {'acc/top1', 'acc/top5'} and 0 <= metrics['acc/top1'] <= 1
