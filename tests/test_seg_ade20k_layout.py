@@ -3,7 +3,7 @@
 with only the model shrunk and every pixel size of the config scaled by 1/7 (896 windows at
 stride 512 -> 128 at stride 73, short side 896 -> 128, the TTA's 7 scales alike: the same
 windows per image as the paper geometry, ~50x less compute): train with one validation,
-``tools/test.py`` and ``tools/test.py --tta`` (7 scales x flip).
+``tools/test.py``, ``tools/test.py --tta`` (7 scales x flip) and the ``_ms`` config.
 
 Regression tests of issue 13: the validation died in ``CheckSegLabels`` (resized image vs the
 label map at its original size) and then in the sliding-window test (Mask2Former logits at the
@@ -21,6 +21,7 @@ from _cli import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ADE_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_ade20k.py')
+ADE_MS_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_ade20k_ms.py')
 TINY_CFG = osp.join(ROOT, 'configs', 'seg', 'eva-tiny_mask2former_shapes.py')
 # ADE20K images have a 3:4 aspect (mostly 512x683); 96x128 files resize to 128x171 (the paper
 # geometry: 896x1195), padded to 128x192: two 128 windows as the paper's two 896 windows
@@ -132,6 +133,11 @@ def test_ade20k_config_trains_validates_and_tests_with_sliding_windows(tmp_path)
     assert test['mIoU'] == pytest.approx(val, abs=1e-6)  # same model, same windows
     tta = run_tool('test.py', [cfg_file, ckpt, '--tta', '--work-dir', str(tmp_path / 'tta')])
     assert 0 <= tta['mIoU'] <= 100
+    # the multi-scale config is the same test
+    ms_file = str(tmp_path / 'ade20k_ms_tiny.py')
+    tiny_ade_cfg(data_root, str(tmp_path / 'ms'), ADE_MS_CFG).dump(ms_file)
+    ms = run_tool('test.py', [ms_file, ckpt])
+    assert ms['mIoU'] == pytest.approx(tta['mIoU'], abs=1e-6)
 
 
 def test_label_map_at_its_image_size_passes_the_test_pipeline_check(tmp_path):
