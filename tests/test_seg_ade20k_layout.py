@@ -1,8 +1,8 @@
 """The paper ADE20K configs, run as written on data laid out as ADE20K ships
 (``ADEChallengeData2016/images/{training,validation}/*.jpg`` + ``annotations/.../*.png``),
 with only the model shrunk and every pixel size of the config scaled by 1/7 (896 windows at
-stride 512 -> 128 at stride 73, short side 896 -> 128, the TTA's 7 scales alike: the same
-windows per image as the paper geometry, ~50x less compute): train with one validation,
+stride 512 -> 128 at stride 73, short side 896 -> 128, the TTA's 7 scales alike; a validation
+image gets two windows, as at the paper's size; ~50x less compute): train with one validation,
 ``tools/test.py``, ``tools/test.py --tta`` (7 scales x flip) and the ``_ms`` config.
 
 Regression tests of issue 13: the validation died in ``CheckSegLabels`` (resized image vs the
