@@ -24,6 +24,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
 import eva_mm  # noqa: F401
+from eva_mm.det.testing import official_tiny_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REF = os.environ.get('EVA_MM_REFERENCE',
@@ -31,34 +32,14 @@ REF = os.environ.get('EVA_MM_REFERENCE',
 CKPT = osp.join(REF, 'official_tiny_coco.pth')
 OUTS = osp.join(REF, 'official_tiny_coco_outputs.pt')
 
+def tiny_official_cfg(path: str, size: int) -> Config:
+    return official_tiny_cfg(Config.fromfile(osp.join(ROOT, path)), size)
+
+
 SCENARIOS = {  # scenario -> (paper config, square size); both tested at the reference's sizes
     'cfg': ('configs/det/eva_cmrcnn_coco.py', 256),
     'eval': ('configs/det/eva_cmrcnn_coco_1536_mask.py', 320),
 }
-
-
-def tiny_official_cfg(path: str, size: int) -> Config:
-    """A paper config with the reference's tiny sizes (README §2): ViT 192 wide, 8 blocks, 3
-    heads, MLP 837, window 16 in blocks 0-2 and 4-6, rel-pos tables learned for 256; 64-channel
-    pyramid/RPN/heads, 128-wide box fc; test resize and square pad to ``size``."""
-    cfg = Config.fromfile(osp.join(ROOT, path))
-    m = cfg.model
-    m.data_preprocessor.pad_size_divisor = size
-    m.backbone.update(arch=dict(embed_dims=192, num_layers=8, num_heads=3,
-                                feedforward_channels=837),
-                      window_block_indexes=[0, 1, 2, 4, 5, 6], rel_pos_img_size=256,
-                      with_cp=False, init_cfg=None)
-    m.neck.update(backbone_channel=192, in_channels=[48, 96, 192, 192], out_channels=64)
-    m.rpn_head.update(in_channels=64, feat_channels=64)
-    m.roi_head.bbox_roi_extractor.out_channels = 64
-    m.roi_head.mask_roi_extractor.out_channels = 64
-    for h in m.roi_head.bbox_head:
-        h.update(in_channels=64, conv_out_channels=64, fc_out_channels=128)
-    m.roi_head.mask_head.update(in_channels=64, conv_out_channels=64)
-    pipe = cfg.test_dataloader.dataset.pipeline
-    resize = next(t for t in pipe if t['type'] == 'Resize')
-    resize['scale'] = (size, size)
-    return cfg
 
 
 @pytest.fixture(scope='module')
