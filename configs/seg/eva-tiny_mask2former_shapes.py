@@ -50,14 +50,14 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True),
     dict(type='eva_mm.CheckSegLabels', num_classes=num_classes),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True),
     dict(type='eva_mm.CheckSegLabels', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
@@ -71,7 +71,7 @@ tta_pipeline = [
             [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0, 1.25)],
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True)],
             [dict(type='PackSegInputs')]
         ])
 ]

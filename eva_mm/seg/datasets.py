@@ -1,9 +1,11 @@
-"""Segmentation data helpers: the built-in synthetic shapes set and an annotation check.
+"""Segmentation data helpers: the built-in synthetic shapes set, annotation loading and checks.
 
 * :class:`ShapesSegDataset` - the ADE20K-layout set written by
   ``tools/data/make_shapes_seg.py`` (``images/{training,validation}/*.jpg``,
   ``annotations/{training,validation}/*.png``; 0 = unlabelled, 1..K = classes, read with
   ``reduce_zero_label=True`` as ADE20K).
+* :class:`LoadSegAnnotations` - mmseg's ``LoadAnnotations`` whose unreadable label maps raise
+  :class:`SegAnnotationError` naming the file.
 * :class:`CheckSegLabels` - a pipeline step after ``LoadAnnotations`` that rejects label
   maps whose size differs from their image file's or whose ids fall outside ``[0, num_classes)``
   (other than the ignore index), naming the file, instead of failing later deep inside a
@@ -14,6 +16,7 @@ from typing import Optional
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.datasets import BaseSegDataset
+from mmseg.datasets.transforms import LoadAnnotations
 
 from ..registry import DATASETS, TRANSFORMS
 
@@ -33,7 +36,26 @@ class ShapesSegDataset(BaseSegDataset):
 
 
 class SegAnnotationError(ValueError):
-    """A segmentation annotation that does not fit its image or its dataset's classes."""
+    """A segmentation annotation that cannot be read or does not fit its image or its
+    dataset's classes; the message names the file."""
+
+
+@TRANSFORMS.register_module()
+class LoadSegAnnotations(LoadAnnotations):
+    """mmseg's ``LoadAnnotations`` whose unreadable label maps (corrupt or truncated PNG) raise
+    :class:`SegAnnotationError` naming the file; mmseg's own error does not name it
+    (``UnidentifiedImageError: cannot identify image file <_io.BytesIO ...>``). A missing file
+    stays ``FileNotFoundError`` (which names it). Same arguments as ``LoadAnnotations``."""
+
+    def _load_seg_map(self, results: dict) -> None:
+        try:
+            super()._load_seg_map(results)
+        except (FileNotFoundError, AssertionError):  # names the file / a config mismatch
+            raise
+        except Exception as e:  # noqa: BLE001 - re-raised with the file name
+            raise SegAnnotationError(
+                f'cannot read label map {results.get("seg_map_path")} (corrupt or truncated '
+                f'file?): {type(e).__name__}: {str(e).strip()[:200]}') from e
 
 
 @TRANSFORMS.register_module()
@@ -98,4 +120,4 @@ class CheckSegLabels(BaseTransform):
                 f'ignore_index={self.ignore_index})')
 
 
-__all__ = ['ShapesSegDataset', 'CheckSegLabels', 'SegAnnotationError']
+__all__ = ['ShapesSegDataset', 'CheckSegLabels', 'LoadSegAnnotations', 'SegAnnotationError']

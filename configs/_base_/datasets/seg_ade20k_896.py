@@ -7,7 +7,7 @@ data_num_classes = 150
 base_scale = (3584, 896)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True),
     dict(type='eva_mm.CheckSegLabels', num_classes=data_num_classes),
     dict(type='RandomResize', scale=base_scale, ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=data_crop_size, cat_max_ratio=0.75),
@@ -18,7 +18,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=base_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True),
     dict(type='eva_mm.CheckSegLabels', num_classes=data_num_classes),
     dict(type='PackSegInputs')
 ]
@@ -32,7 +32,7 @@ tta_pipeline = [
                   keep_ratio=True) for r in tta_ratios],
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True)],
             [dict(type='PackSegInputs')]
         ])
 ]
