@@ -153,3 +153,22 @@ def test_window_partition_one_window_tall_grid():
     with torch.no_grad():
         out = m(torch.randn(1, 3, 256, 512))[0]
     assert out.shape == (1, 64, 16, 32)
+
+
+def test_own_class_mask_logits_equal_the_full_head_output():
+    """The chunked own-class mask logits (what keeps LVIS evaluation in memory) are exactly the
+    class-specific head's full (n, K, M, M) output at each box's class."""
+    cfg = official_tiny_cfg(Config.fromfile(osp.join(ROOT, 'configs/det/eva_cmrcnn_lvis.py')), 64)
+    init_default_scope('mmdet')
+    head = MODELS.build(cfg.model).roi_head.eval()
+    assert head.mask_head[0].num_classes == 1203
+    feats = tuple(torch.randn(1, 64, 128 // s, 128 // s) for s in (4, 8, 16, 32, 64))
+    n = head.MASK_CHUNK * 2 + 5
+    xy = torch.rand(n, 2) * 90
+    rois = torch.cat([torch.zeros(n, 1), xy, xy + 4 + torch.rand(n, 2) * 30], 1)
+    labels = torch.randint(0, 1203, (n, ))
+    with torch.no_grad():
+        ours = head._own_class_mask_logits(feats, rois, labels)
+        full = head._mask_forward(0, feats, rois)['mask_preds']
+    assert full.shape[1] == 1203 and ours.shape == (n, 1, 28, 28)
+    torch.testing.assert_close(ours[:, 0], full[torch.arange(n), labels], atol=1e-5, rtol=0)
