@@ -123,13 +123,16 @@ def test_test_time_sampling_matches_official_indices(ref):
 
 def test_image_to_video_init_matches_official(ref, tmp_path):
     """Official ``init_mode='eva'``: the image table tiled per frame, the 2D kernel inflated
-    (t = 1: unsqueezed), the bias copied; through init_cfg from an official MIM-layout file."""
+    (t = 1: unsqueezed), the bias copied, the image's final norm not used; through the
+    Pretrained loader from an official MIM-layout file."""
     r = ref['image_to_video_init']
     img = dict(EVAViT3D(arch=TINY, img_size=112, patch_size=14, num_frames=1).state_dict())
     img['patch_embed.proj.weight'] = r['image_patch_weight']
     img['patch_embed.proj.bias'] = r['image_patch_bias']
     img['pos_embed'] = r['image_pos_embed']
     img['mask_token'] = torch.zeros(1, 1, 192)
+    img['norm.weight'], img['norm.bias'] = torch.rand(192), torch.rand(192)  # MIM final norm
+    del img['fc_norm.weight'], img['fc_norm.bias']  # a MIM checkpoint has none
     path = str(tmp_path / 'eva_psz14.pt')
     torch.save({'model': img}, path)
     bb = tiny_recognizer('k722').backbone
@@ -137,6 +140,9 @@ def test_image_to_video_init_matches_official(ref, tmp_path):
     assert torch.equal(bb.pos_embed.data, r['video_pos_embed'])
     assert torch.equal(bb.patch_embed.proj.weight.data, r['video_patch_weight'])
     assert torch.equal(bb.patch_embed.proj.bias.data, r['video_patch_bias'])
+    # the video model has no final norm; fc_norm keeps its init (official strict=False load)
+    assert torch.equal(bb.fc_norm.weight.data, torch.ones(192))
+    assert torch.equal(bb.fc_norm.bias.data, torch.zeros(192))
 
 
 def test_k722_to_k400_init_matches_official(ref):
@@ -198,3 +204,22 @@ def test_converter_names_unknown_and_missing_keys():
     assert report.layout == 'eva01_video'
     assert set(out) == {f'backbone.{k}' for k in sd if not k.startswith('head.')} | {
         'cls_head.fc_cls.weight', 'cls_head.fc_cls.bias'}
+
+
+def test_released_checkpoint_through_load_from(tmp_path):
+    """``load_from`` / ``tools/test.py`` path: the Runner of the K400 config reads the
+    official checkpoint as it is (``eva_mm.ConvertCheckpointHook`` converts it on load) and
+    every tensor lands in the model."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(ROOT, CASES['k400'][0]))
+    cfg.model = tiny_model_cfg('k400')
+    cfg.model.backbone.init_cfg = cfg.model.cls_head.init_cfg = None
+    cfg.work_dir = str(tmp_path)
+    cfg.visualizer.vis_backends = []
+    runner = Runner.from_cfg(cfg)
+    src = osp.join(REF, 'official_tiny_k400.pth')
+    runner.load_checkpoint(src, strict=True)
+    want, _ = convert_model_state_dict(unwrap_checkpoint(read_checkpoint(src)))
+    got = runner.model.state_dict()
+    assert sorted(got) == sorted(want)
+    assert all(torch.equal(got[k], v) for k, v in want.items())

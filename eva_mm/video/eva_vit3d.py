@@ -194,6 +194,8 @@ class EVAViT3D(EVAViT):
         * ``pos_embed`` of an image checkpoint (2D kernel): resized to the spatial grid
           (bicubic, as images), then tiled over the frame slots; of a video checkpoint:
           resized trilinearly to (T', h, w) (see :meth:`checkpoint_grid`).
+        * an image checkpoint's final ``norm`` is dropped when this model has none (official:
+          ``fc_norm`` keeps its init).
         """
         logger = MMLogger.get_current_instance()
         sd = dict(state_dict)
@@ -210,6 +212,13 @@ class EVAViT3D(EVAViT):
         if w is not None and w.dim() == 4:
             sd['patch_embed.proj.weight'] = (w.unsqueeze(2).repeat(1, 1, t, 1, 1) / t).to(w.dtype)
             logger.info(f'EVAViT3D checkpoint: 2D patch kernel inflated to {t} frame(s)')
+        if not is_video and self.norm is None:
+            # official init_mode='eva': the image model's final norm is not loaded (the video
+            # model has none) and fc_norm keeps its init (not the image norm, as EVAViT would)
+            for k in ('norm.weight', 'norm.bias'):
+                if sd.pop(k, None) is not None:
+                    logger.info(f'EVAViT3D checkpoint: image {k} not used (fc_norm keeps its '
+                                f'init, as the official video init)')
         if pos is None:
             return sd
         P, (T, h, w_) = self.num_extra_tokens, self.pos_thw
