@@ -53,7 +53,7 @@ def write_ade20k(root: str, num_train: int = 2, num_val: int = 1, seed: int = 0)
             img = rng.randint(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
             img = np.kron(img, np.ones((8, 8, 1), np.uint8))
             label = np.zeros((h, w), np.uint8)
-            for k in range(4):  # four rectangles of random classes 1..150
+            for _ in range(4):  # four rectangles of random classes 1..150
                 y, x = rng.randint(0, h - 16), rng.randint(0, w - 16)
                 label[y:y + rng.randint(8, 48), x:x + rng.randint(8, 48)] = rng.randint(1, 151)
             name = f'{prefix}_{i:08d}'
