@@ -16,24 +16,11 @@ _base_ = ['./eva_cmrcnn_coco.py']
 image_size = (1536, 1536)
 test_resize = dict(type='Resize', scale=image_size, keep_ratio=True, backend='pillow',
                    interpolation='bilinear')
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    test_resize,
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+# the base's test / TTA pipelines with the 1536 resize
+test_pipeline = [test_resize if t['type'] == 'Resize' else t for t in _base_.test_pipeline]
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='TestTimeAug',
-         transforms=[
-             [test_resize],
-             [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
-             [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)],
-             [dict(type='PackDetInputs',
-                   meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-                              'flip', 'flip_direction'))],
-         ]),
+    dict(t, transforms=[[test_resize]] + t['transforms'][1:]) if t['type'] == 'TestTimeAug' else t
+    for t in _base_.tta_pipeline
 ]
 soft_nms = dict(type='soft_nms', iou_threshold=0.6, min_score=1e-3, method='linear', sigma=0.5,
                 split_thr=2**62)

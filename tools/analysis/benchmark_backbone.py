@@ -169,10 +169,12 @@ def build(name: str, args: argparse.Namespace) -> Tuple[nn.Module, Callable]:
     if name in ('eva_mm-vitdet', 'eva_mm-vitdet+cp'):
         from eva_mm.models import EVAViT
         from eva_mm.models.eva_vit import vitdet_window_blocks
-        m = EVAViT(arch=args.arch, img_size=args.vitdet_size, patch_size=16,
-                   with_cls_token=False, out_type='featmap', window_size=16,
+        # the EVA-01 detector's set-up: 14x14 position grid resized to the input, rel-pos in
+        # every block (window tables 31 rows, global tables for the input size)
+        m = EVAViT(arch=args.arch, img_size=224, patch_size=16, with_cls_token=False,
+                   out_type='featmap', window_size=16,
                    window_block_indexes=vitdet_window_blocks(L, 4), use_rel_pos=True,
-                   with_cp=name.endswith('+cp'))
+                   rel_pos_img_size=args.vitdet_size, with_cp=name.endswith('+cp'))
         return m, lambda x: m(x)[0]
     if name == 'manual-vitdet':
         from eva_mm.models.eva_vit import vitdet_window_blocks
