@@ -214,3 +214,22 @@ def test_coco_box_protocol_has_no_maskness(ref, converted, tmp_path):
     assert len(fin) == len(want['scores'])
     idx = _match(fin, want)
     torch.testing.assert_close(fin.scores[idx], want['scores'], atol=2e-4, rtol=0)
+
+
+def test_detector_checkpoint_loads_as_backbone_weights():
+    """``EVAViT(init_cfg=dict(type='Pretrained', checkpoint=<detector>))`` takes the ViT of a
+    released detectron2 detector (``backbone.net.*``) and nothing else."""
+    from eva_mm.models import EVAViT
+    from eva_mm.models.checkpoint import detect_layout, read_checkpoint, unwrap_checkpoint
+    sd = unwrap_checkpoint(read_checkpoint(CKPT))
+    assert detect_layout(sd) == ('detectron2', 'backbone.net.')
+    vit = EVAViT(arch=dict(embed_dims=192, num_layers=8, num_heads=3, feedforward_channels=837),
+                 img_size=224, patch_size=16, out_type='featmap', with_cls_token=False,
+                 final_norm=False, window_size=16, window_block_indexes=[0, 1, 2, 4, 5, 6],
+                 use_rel_pos=True, rel_pos_img_size=256,
+                 init_cfg=dict(type='Pretrained', checkpoint=CKPT))
+    vit.init_weights()
+    own = vit.state_dict()
+    assert set(own) == {k[len('backbone.net.'):] for k in sd if k.startswith('backbone.net.')}
+    for k, v in own.items():
+        assert torch.equal(v, sd['backbone.net.' + k]), k
