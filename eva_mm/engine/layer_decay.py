@@ -25,9 +25,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     parameters outside the backbone (necks, heads) get the full lr. Biases, norms, 1-D
     parameters and names in ``no_decay_names`` get no weight decay.
 
-    ``paramwise_cfg``: ``layer_decay_rate`` (float in (0, 1], required) and
+    ``paramwise_cfg``: ``layer_decay_rate`` (float in (0, 1], required),
     ``no_decay_names`` (list of name substrings, default position/cls/mask tokens and
-    relative position tables).
+    relative position tables) and ``decay_all`` (bool, default False: True applies the weight
+    decay to every parameter, norms, biases and embeddings included, as the official EVA-01
+    detector runs do).
     """
     DEFAULT_NO_DECAY = ('pos_embed', 'cls_token', 'mask_token', 'rel_pos_h', 'rel_pos_w',
                         'gamma_1', 'gamma_2')
@@ -43,10 +45,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if not 0 < self.layer_decay_rate <= 1:
             raise ValueError(f'layer_decay_rate must be in (0, 1], got {self.layer_decay_rate}')
         self.no_decay_names = tuple(paramwise_cfg.pop('no_decay_names', self.DEFAULT_NO_DECAY))
+        self.decay_all = bool(paramwise_cfg.pop('decay_all', False))
         if paramwise_cfg:
             raise ValueError(f'LayerDecayOptimWrapperConstructor does not support paramwise_cfg '
                              f'key(s) {sorted(paramwise_cfg)} (supported: layer_decay_rate, '
-                             f'no_decay_names)')
+                             f'no_decay_names, decay_all)')
         super().__init__(optim_wrapper_cfg, full_cfg)
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
@@ -61,8 +64,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             if not p.requires_grad:
                 continue
             layer_id, num_layers = backbone.get_layer_depth(name, prefix=prefix)
-            no_decay = (p.ndim == 1 or name.endswith('.bias')
-                        or any(n in name for n in self.no_decay_names))
+            no_decay = not self.decay_all and (p.ndim == 1 or name.endswith('.bias') or any(
+                n in name for n in self.no_decay_names))
             key = (layer_id, no_decay)
             if key not in groups:
                 scale = self.layer_decay_rate**(num_layers - 1 - layer_id)
