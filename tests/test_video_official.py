@@ -28,7 +28,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REF = os.environ.get('EVA_MM_REFERENCE',
                      osp.join(osp.dirname(ROOT), 'shared', 'reference')) + '/eva01_video'
 TINY = dict(embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=837)
-CASES = {'k722': ('configs/video/eva_k722.py', 8, 16), 'k400': ('configs/video/eva_k400.py', 16, 10)}
+CASES = {  # name -> (paper config, frames, classes of the tiny reference model)
+    'k722': ('configs/video/eva_k722.py', 8, 16),
+    'k400': ('configs/video/eva_k400.py', 16, 10)}
 # max |eva_mm - official| allowed per stage (fp32; the README suggests ~1e-6 / ~1e-5)
 ATOL = dict(input=1e-5, patch_embed=1e-5, tokens_with_pos=1e-5, last_block=5e-5,
             mean_patch_tokens=5e-5, pooled=5e-5, logits=5e-5)
@@ -62,8 +64,8 @@ def tiny_recognizer(name: str):
 
 
 def convert_with_cli(src: str, dst: str) -> str:
-    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools/model_converters/eva_to_eva_mm.py'),
-                           src, dst], capture_output=True, text=True)
+    cli = osp.join(ROOT, 'tools/model_converters/eva_to_eva_mm.py')
+    proc = subprocess.run([sys.executable, cli, src, dst], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert 'layout: eva01_video (whole model)' in proc.stdout, proc.stdout
     return dst
