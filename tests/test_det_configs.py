@@ -75,7 +75,9 @@ def test_paper_config_is_eva_g_vitdet(name):
     assert ow.constructor == 'eva_mm.LayerDecayOptimWrapperConstructor'
     assert ow.paramwise_cfg.layer_decay_rate == 0.9 and ow.optimizer.type == 'AdamW'
     size = PAPER[name]
-    pipe = cfg.train_dataloader.dataset.get('dataset', cfg.train_dataloader.dataset).pipeline
+    ds = cfg.train_dataloader.dataset
+    ds = ds.get('dataset', ds.get('datasets', [ds])[0])  # RFS wrapper / O365 train + val
+    pipe = ds.pipeline
     types = [t['type'] for t in pipe]
     rr = pipe[types.index('RandomResize')]
     assert tuple(rr.scale) == (size, size) and tuple(rr.ratio_range) == (0.1, 2.0)
@@ -157,3 +159,86 @@ def test_1536_protocol_configs():
     assert lvis.model.roi_head.mask_head.maskness_thr == 0.5
     assert lvis.test_evaluator.type == 'eva_mm.LVISMetricMaxDets'
     assert lvis.test_evaluator.max_dets == 1000
+
+
+# RECIPES.md "Detection": (lr, iterations, warm-up, lr steps, total batch) of the official runs
+RECIPES = {
+    'o365': (1e-4, 350057, 15000, [], 128),
+    'coco': (2.5e-5, 45000, 500, [40000, 44999], 64),
+    'lvis': (2e-4, 75001, 250, [70000, 75000], 64),
+}
+
+
+@pytest.mark.parametrize('name', sorted(RECIPES))
+def test_paper_configs_follow_the_official_runs(name):
+    cfg = _load(osp.join(ROOT, 'configs', 'det', f'eva_cmrcnn_{name}.py'))
+    lr, iters, warmup, steps, batch = RECIPES[name]
+    ow = cfg.optim_wrapper
+    assert ow.optimizer.lr == lr and ow.optimizer.weight_decay == 0.1
+    assert tuple(ow.optimizer.betas) == (0.9, 0.999)
+    assert ow.paramwise_cfg == dict(layer_decay_rate=0.9, decay_all=True)
+    assert cfg.train_cfg.max_iters == iters
+    warm = [s for s in cfg.param_scheduler if s.type == 'LinearLR']
+    assert len(warm) == 1 and warm[0].end == warmup and warm[0].start_factor == 0.001
+    multi = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
+    assert (multi[0].milestones if multi else []) == steps
+    assert all(s.gamma == 0.1 for s in multi)
+    # the launch: 64 processes (tools/dist_train.sh CONFIG 64) x the per-process batch
+    assert cfg.train_dataloader.batch_size * 64 == batch == cfg.auto_scale_lr.base_batch_size
+    assert cfg.auto_scale_lr.enable is False
+    m = cfg.model
+    assert m.backbone.drop_path_rate == 0.6
+    assert m.train_cfg.rpn_proposal.max_per_img == 1000
+    assert m.rpn_head.loss_bbox.type == 'L1Loss'
+    assert all(h.loss_bbox.type == 'L1Loss' for h in m.roi_head.bbox_head)
+    if name == 'o365':  # trained on train + val
+        ds = cfg.train_dataloader.dataset
+        assert ds.type == 'ConcatDataset'
+        assert [d.ann_file for d in ds.datasets] == ['annotations/zhiyuan_objv2_train.json',
+                                                      'annotations/zhiyuan_objv2_val.json']
+
+
+def test_weight_decay_reaches_every_detector_parameter():
+    """decay_all: norms, biases and position / rel-pos tables get the weight decay too."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = _load(osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_coco.py'))
+    cfg.model = shrink_detector_cfg(cfg.model)
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    ow = dict(cfg.optim_wrapper, type='OptimWrapper')
+    ow.pop('dtype'), ow.pop('loss_scale')
+    groups = build_optim_wrapper(model, ow).optimizer.param_groups
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert sum(len(g['params']) for g in groups) == len(trainable)
+    assert all(g['weight_decay'] == 0.1 for g in groups)
+    scales = {round(g['lr'] / 2.5e-5, 6) for g in groups}
+    assert max(scales) == 1.0 and min(scales) < 0.9 ** 3  # layer decay still applies
+
+
+def test_train_auto_scale_lr_flag(monkeypatch, tmp_path):
+    """tools/train.py --auto-scale-lr switches mmengine's linear lr scaling on (off by default)."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location('eva_mm_tools_train',
+                                                  osp.join(ROOT, 'tools', 'train.py'))
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    seen = []
+
+    class FakeRunner:
+        @classmethod
+        def from_cfg(cls, cfg):
+            seen.append(cfg)
+            return cls()
+
+        def train(self):
+            pass
+
+    monkeypatch.setattr(train, 'Runner', FakeRunner)
+    cfg = osp.join(ROOT, 'configs', 'det', 'eva_cmrcnn_coco.py')
+    for flags in ([], ['--auto-scale-lr']):
+        monkeypatch.setattr(sys, 'argv', ['train.py', cfg, '--work-dir', str(tmp_path)] + flags)
+        train.main()
+    assert [c.auto_scale_lr.enable for c in seen] == [False, True]
+    assert seen[1].auto_scale_lr.base_batch_size == 64

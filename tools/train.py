@@ -1,6 +1,6 @@
 """Train any eva_mm / mm* config with mmengine's Runner (mm convention).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 """
 import argparse
@@ -19,6 +19,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--resume', nargs='?', type=str, const='auto',
                    help='resume from CKPT, or from the latest checkpoint in the work dir')
     p.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    p.add_argument('--auto-scale-lr', action='store_true',
+                   help="scale the lr linearly by this launch's total batch over the config's "
+                        'auto_scale_lr.base_batch_size (mmengine)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config entries, key=value')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -41,6 +44,10 @@ def main() -> None:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if not cfg.get('auto_scale_lr', {}).get('base_batch_size'):
+            raise SystemExit(f'--auto-scale-lr: {args.config} sets no auto_scale_lr.base_batch_size')
+        cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

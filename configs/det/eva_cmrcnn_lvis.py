@@ -6,7 +6,7 @@
 # eva_cmrcnn_lvis_1536.py.
 _base_ = [
     '../_base_/models/det_eva_cmrcnn.py', '../_base_/datasets/det_lvis_lsj_1280.py',
-    '../_base_/schedules/det_adamw_ld_lsj_100ep.py'
+    '../_base_/schedules/det_eva01_runtime.py'
 ]
 num_classes = 1203
 fed_loss = dict(type='eva_mm.FederatedLoss', num_classes=num_classes, use_fed_loss=True,
@@ -32,3 +32,17 @@ model = dict(
                    for h in _base_.model.roi_head.bbox_head],
         mask_head=dict(num_classes=num_classes)),
     test_cfg=dict(rcnn=dict(score_thr=0.02, max_per_img=300)))
+# LVIS run (RECIPES.md): batch 64 (tools/dist_train.sh CONFIG 64, 1 image per process),
+# lr 2e-4, 75,001 iterations, x0.1 at 70,000 and 75,000, 250-iteration warm-up.
+max_iters = 75001
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=7500)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=250),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
+         milestones=[70000, 75000], gamma=0.1),
+]
+optim_wrapper = dict(optimizer=dict(lr=2e-4))
+train_dataloader = dict(batch_size=1)  # x 64 processes = 64
+# auto_scale_lr: off; `tools/train.py --auto-scale-lr` scales the lr linearly when the launch's
+# total batch differs from base_batch_size
+auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -25,14 +25,22 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 train_dataloader = dict(
-    batch_size=1,  # x 64 processes = batch 64
+    batch_size=1,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/zhiyuan_objv2_train.json', data_prefix=dict(img='train/'),
+    # the official Objects365 run trains on train + val (RECIPES.md), its COCO/LVIS transfer
+    # being the goal; the val evaluation below is then only a sanity check
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            dict(type=dataset_type, data_root=data_root,
+                 ann_file=f'annotations/zhiyuan_objv2_{split}.json',
+                 data_prefix=dict(img=f'{split}/'),
                  filter_cfg=dict(filter_empty_gt=True, min_size=32),
-                 pipeline=train_pipeline, backend_args=backend_args))
+                 pipeline=train_pipeline, backend_args=backend_args)
+            for split in ('train', 'val')
+        ]))
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,

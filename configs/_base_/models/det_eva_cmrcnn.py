@@ -33,7 +33,7 @@ def _box_head(stds):  # one cascade stage: ViTDet's conv+fc head with LayerNorm
                         target_stds=stds),  # = 1 / detectron2's box-coder weights
         reg_class_agnostic=True,
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
+        loss_bbox=dict(type='L1Loss', loss_weight=1.0))  # detectron2 smooth-L1 with beta 0
 
 
 def _rcnn_stage(iou):
@@ -79,7 +79,7 @@ model = dict(
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
                         target_stds=[1.0, 1.0, 1.0, 1.0]),
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        loss_bbox=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)),
+        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),  # detectron2 smooth-L1 with beta 0
     roi_head=dict(
         type='eva_mm.EVACascadeRoIHead',
         average_probs=True,
@@ -112,7 +112,8 @@ model = dict(
             sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5, neg_pos_ub=-1,
                          add_gt_as_proposals=False),
             allowed_border=-1, pos_weight=-1, debug=False),
-        rpn_proposal=dict(nms_pre=2000, max_per_img=2000, nms=dict(type='nms', iou_threshold=0.7),
+        # detectron2 ViTDet: 2000 per level before NMS, 1000 kept after NMS in training
+        rpn_proposal=dict(nms_pre=2000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7),
                           min_bbox_size=0),
         rcnn=[_rcnn_stage(0.5), _rcnn_stage(0.6), _rcnn_stage(0.7)]),
     test_cfg=dict(

@@ -1,25 +1,19 @@
-# Schedule + runtime of the EVA detectors: AdamW with layer-wise lr decay 0.9
-# (eva_mm.LayerDecayOptimWrapperConstructor), fp16 AMP with dynamic loss scaling, iteration
-# based. SPEC §3 fixes layer decay, AMP and LSJ; the lr, weight decay and length are not in
-# SPEC and follow ViTDet's LSJ recipe (batch 64, 100 epochs of COCO = 184375 iterations).
+# Optimiser + runtime shared by the EVA-01 detection runs (RECIPES.md "Detection"; official
+# EVA-01/det/projects/ViTDet/configs/{COCO,LVIS}/cascade_mask_rcnn_vitdet_eva.py and the
+# Objects365 config in EVA-02/det of github baaivision/EVA): AdamW (0.9, 0.999), weight decay
+# 0.1 on EVERY parameter (norms, biases, position tables too: decay_all), layer-wise lr decay
+# 0.9, fp16 AMP with dynamic loss scaling, iteration based. The leaves set the lr, the length,
+# the warm-up and the lr steps of their run, and the total batch their launch assumes.
 default_scope = 'mmdet'
-max_iters = 184375
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters // 10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=250),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[int(max_iters * 0.889), int(max_iters * 0.963)], gamma=0.1),
-]
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='float16',
     loss_scale='dynamic',
     constructor='eva_mm.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9),
+    paramwise_cfg=dict(layer_decay_rate=0.9, decay_all=True),
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.1))
-auto_scale_lr = dict(enable=False, base_batch_size=64)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
