@@ -22,6 +22,7 @@ from _cli import run_tool
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ADE_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_ade20k.py')
 ADE_MS_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_ade20k_ms.py')
+COCO_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_cocostuff.py')
 TINY_CFG = osp.join(ROOT, 'configs', 'seg', 'eva-tiny_mask2former_shapes.py')
 # ADE20K images have a 3:4 aspect (mostly 512x683); 96x128 files resize to 128x171 (the paper
 # geometry: 896x1195), padded to 128x192: two 128 windows as the paper's two 896 windows
@@ -72,6 +73,8 @@ def scale_sizes(node, f: float):
         for key, value in node.items():
             if key in ('scale', 'crop_size', 'size', 'stride') and isinstance(value, tuple):
                 node[key] = tuple(max(1, round(v * f)) for v in value)
+            elif key == 'size' and node.get('type') == 'eva_mm.PadShortSide':
+                node[key] = max(1, round(value * f))
             else:
                 scale_sizes(value, f)
 
@@ -91,6 +94,7 @@ def tiny_ade_cfg(data_root: str, work_dir: str, cfg_file: str = ADE_CFG) -> Conf
     head.loss_cls.class_weight = [1.0] * num_classes + [0.1]
     model.decode_head = head
     cfg.allow_random_init = True  # the pretrained-weights guard: this model starts random
+    cfg.load_from = None  # (the paper ADE20K run starts from the COCO-Stuff segmenter)
     for part in ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
                  'tta_pipeline'):
         scale_sizes(cfg[part], SCALE)
@@ -152,11 +156,51 @@ def test_label_map_at_its_image_size_passes_the_test_pipeline_check(tmp_path):
     ds_cfg = Config.fromfile(ADE_CFG).val_dataloader.dataset
     ds_cfg.data_root = data_root
     out = DATASETS.build(ds_cfg)[0]
-    assert out['inputs'].shape[-2:] == (896, 1195)  # resized image (paper sizes here)
+    # resized image (paper sizes here): short side 896 -> 896x1195, then the official
+    # ResizeToMultiple(32) -> 896x1216
+    assert out['inputs'].shape[-2:] == (896, 1216)
     assert out['data_samples'].gt_sem_seg.data.shape[-2:] == IMG_HW  # label at its size
     bad = osp.join(data_root, 'annotations', 'validation', 'ADE_val_00000001.png')
     Image.fromarray(np.zeros((90, 128), np.uint8)).save(bad)
     with pytest.raises(SegAnnotationError,
                        match=r'ADE_val_00000001\.png is 90x128 \(HxW\) but its image .*'
-                             r'ADE_val_00000001\.jpg is 96x128 \(resized to 896x1195'):
+                             r'ADE_val_00000001\.jpg is 96x128 \(resized to 896x1216'):
         DATASETS.build(ds_cfg)[0]
+
+
+def test_ade20k_starts_from_the_cocostuff_segmenter(tmp_path):
+    """The official ADE20K run is initialised from the COCO-Stuff segmenter (``load_from``):
+    training refuses to start while that file is missing, naming the key, the file and where
+    to get it; given a COCO-Stuff checkpoint (171 classes) every weight but the class-count
+    dependent ones comes from it (mmengine's non-strict load, as mmcv's in the official run)."""
+    import copy
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    from mmseg.registry import MODELS
+    from eva_mm.engine import MissingWeightsError
+    data_root = write_ade20k(str(tmp_path / 'data'), num_train=1, num_val=1)
+    assert Config.fromfile(ADE_CFG).load_from  # the paper config names the COCO-Stuff model
+    coco_cfg = tiny_ade_cfg(data_root, str(tmp_path / 'coco'), COCO_CFG)
+    init_default_scope('mmseg')
+    torch.manual_seed(1)
+    coco = MODELS.build(coco_cfg.model)
+    coco.init_weights()
+    ckpt = str(tmp_path / 'cocostuff_segmenter.pth')
+    torch.save({'meta': {}, 'state_dict': coco.state_dict()}, ckpt)
+
+    cfg = tiny_ade_cfg(data_root, str(tmp_path / 'ade'))
+    cfg.allow_random_init = False
+    cfg.load_from = str(tmp_path / 'missing.pth')
+    with pytest.raises(MissingWeightsError,
+                       match=r"load_from = '.*missing\.pth': file not found.*cocostuff_53p4"):
+        Runner.from_cfg(copy.deepcopy(cfg)).train()
+    cfg.load_from = ckpt
+    runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()
+    got, src = runner.model.state_dict(), coco.state_dict()
+    assert set(got) == set(src)
+    differ = sorted(k for k in got if got[k].shape != src[k].shape
+                    or not torch.equal(got[k], src[k]))
+    assert differ == ['decode_head.cls_embed.bias', 'decode_head.cls_embed.weight']
+    assert got['decode_head.cls_embed.weight'].shape[0] == 151  # 150 ADE20K classes + none

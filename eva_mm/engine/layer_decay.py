@@ -27,9 +27,14 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     ``paramwise_cfg``: ``layer_decay_rate`` (float in (0, 1], required),
     ``no_decay_names`` (list of name substrings, default position/cls/mask tokens and
-    relative position tables) and ``decay_all`` (bool, default False: True applies the weight
+    relative position tables), ``decay_all`` (bool, default False: True applies the weight
     decay to every parameter, norms, biases and embeddings included, as the official EVA-01
-    detector runs do).
+    detector runs do) and ``layer0_names`` (list of parameter-name prefixes of the whole
+    model, default none: they join the backbone's embeddings at layer 0, i.e. ``lr *
+    layer_decay_rate ** (n - 1)``, as the official EVA-01 segmenter does with Mask2Former's
+    ``decode_head.{query_embed,query_feat,level_embed,cls_embed,mask_embed}``; their weight
+    decay follows the same rules as every other parameter's; a prefix that matches no
+    trainable parameter is an error).
     """
     DEFAULT_NO_DECAY = ('pos_embed', 'cls_token', 'mask_token', 'rel_pos_h', 'rel_pos_w',
                         'gamma_1', 'gamma_2')
@@ -45,11 +50,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if not 0 < self.layer_decay_rate <= 1:
             raise ValueError(f'layer_decay_rate must be in (0, 1], got {self.layer_decay_rate}')
         self.no_decay_names = tuple(paramwise_cfg.pop('no_decay_names', self.DEFAULT_NO_DECAY))
+        self.layer0_names = tuple(paramwise_cfg.pop('layer0_names', ()))
         self.decay_all = bool(paramwise_cfg.pop('decay_all', False))
         if paramwise_cfg:
             raise ValueError(f'LayerDecayOptimWrapperConstructor does not support paramwise_cfg '
                              f'key(s) {sorted(paramwise_cfg)} (supported: layer_decay_rate, '
-                             f'no_decay_names, decay_all)')
+                             f'no_decay_names, decay_all, layer0_names)')
         super().__init__(optim_wrapper_cfg, full_cfg)
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
@@ -60,10 +66,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         base_lr = self.base_lr
         base_wd = self.base_wd or 0.
         groups = {}
+        unmatched = set(self.layer0_names)
         for name, p in module.named_parameters():
             if not p.requires_grad:
                 continue
             layer_id, num_layers = backbone.get_layer_depth(name, prefix=prefix)
+            first = [n for n in self.layer0_names if name.startswith(n)]
+            if first:
+                layer_id = 0
+                unmatched.difference_update(first)
             no_decay = not self.decay_all and (p.ndim == 1 or name.endswith('.bias') or any(
                 n in name for n in self.no_decay_names))
             key = (layer_id, no_decay)
@@ -74,6 +85,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                                    lr_scale=scale, layer_id=layer_id)
             groups[key]['params'].append(p)
             groups[key]['param_names'].append(name)
+        if unmatched:
+            raise ValueError(f'layer0_names {sorted(unmatched)} match no trainable parameter '
+                             f'of {type(module).__name__}')
         for key in sorted(groups):
             g = groups[key]
             g.pop('param_names')

@@ -121,3 +121,42 @@ class CheckSegLabels(BaseTransform):
 
 
 __all__ = ['ShapesSegDataset', 'CheckSegLabels', 'LoadSegAnnotations', 'SegAnnotationError']
+
+
+@TRANSFORMS.register_module()
+class PadShortSide(BaseTransform):
+    """Pad the image at its bottom and right, with ``pad_val`` in pixel values (before the
+    data preprocessor normalises), to at least ``size`` x ``size``; larger sides are kept.
+
+    The official EVA-01 ADE20K multi-scale test (``PadShortSide`` of ``EVA-01/seg``) does this
+    so that every scale's sliding window is a full ``size`` crop. The pad is recorded as
+    ``short_side_padding = (pad_h, pad_w)``; :class:`eva_mm.seg.EncoderDecoder` crops it off
+    the prediction (``PackSegInputs`` must list the key in its ``meta_keys``). ``img_shape``
+    becomes the padded size. Use it at test time only, before any label map is loaded.
+    """
+
+    def __init__(self, size: int, pad_val: float = 0) -> None:
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError(f'PadShortSide: size must be a positive int, got {size!r}')
+        self.size = size
+        self.pad_val = pad_val
+
+    def transform(self, results: dict) -> dict:
+        """Pad ``results['img']``; set ``img_shape``, ``pad_shape``, ``short_side_padding``."""
+        if results.get('gt_seg_map') is not None:
+            raise ValueError('PadShortSide pads the image only: put it before the label map '
+                             'is loaded (the prediction is unpadded to the original size)')
+        img = results['img']
+        h, w = img.shape[:2]
+        pad_h, pad_w = max(self.size - h, 0), max(self.size - w, 0)
+        if pad_h or pad_w:
+            widths = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (img.ndim - 2)
+            img = np.pad(img, widths, mode='constant', constant_values=self.pad_val)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['pad_shape'] = img.shape[:2]
+        results['short_side_padding'] = (pad_h, pad_w)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(size={self.size}, pad_val={self.pad_val})'

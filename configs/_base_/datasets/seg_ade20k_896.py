@@ -1,5 +1,9 @@
-# ADE20K (150 classes) at 896 crops, mmseg 1.x pipelines, with a multi-scale + flip TTA
-# pipeline (short side 512 ... 1280 as the official EVA 62.3 mIoU evaluation).
+# ADE20K (150 classes) at 896 crops, mmseg 1.x pipelines, as the official EVA-01 ADE20K run
+# (EVA-01/seg/configs/ade20k/eva_mask2former_896_20k_coco164k2ade20k_{ss,ms}.py):
+# single-scale test = short side 896 (long side <= 3584) then ResizeToMultiple(32); the
+# multi-scale + flip test (62.3 mIoU) additionally pads every scale to at least 896 x 896
+# (eva_mm.PadShortSide, black pixels before normalisation) and crops that pad off the
+# prediction (eva_mm.EncoderDecoder, the official EncoderDecoderMask2FormerAug).
 dataset_type = 'ADE20KDataset'
 data_root = 'data/ade/ADEChallengeData2016'
 data_crop_size = (896, 896)
@@ -18,10 +22,15 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=base_scale, keep_ratio=True),
+    dict(type='ResizeToMultiple', size_divisor=32),
     dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True),
     dict(type='eva_mm.CheckSegLabels', num_classes=data_num_classes),
     dict(type='PackSegInputs')
 ]
+# PackSegInputs' default meta keys + the pad eva_mm.PadShortSide records
+pack_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
+                  'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
+                  'short_side_padding')
 tta_ratios = [512 / 896, 640 / 896, 768 / 896, 1.0, 1024 / 896, 1152 / 896, 1280 / 896]
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
@@ -30,15 +39,17 @@ tta_pipeline = [
         transforms=[
             [dict(type='Resize', scale=(int(base_scale[0] * r), int(base_scale[1] * r)),
                   keep_ratio=True) for r in tta_ratios],
+            [dict(type='ResizeToMultiple', size_divisor=32)],
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='eva_mm.PadShortSide', size=data_crop_size[0], pad_val=0)],
             [dict(type='eva_mm.LoadSegAnnotations', reduce_zero_label=True)],
-            [dict(type='PackSegInputs')]
+            [dict(type='PackSegInputs', meta_keys=pack_meta_keys)]
         ])
 ]
 tta_model = dict(type='SegTTAModel')
 train_dataloader = dict(
-    batch_size=2,
+    batch_size=1,  # x 64 processes = the official total batch 64 (64 GPUs x 1)
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),

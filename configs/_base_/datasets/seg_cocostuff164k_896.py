@@ -1,6 +1,8 @@
 # COCO-Stuff-164K (171 classes; labels converted by mmseg's tools/dataset_converters/
-# coco_stuff164k.py to 0..170, 255 ignored) at 896 crops, with a multi-scale + flip TTA
-# pipeline.
+# coco_stuff164k.py to 0..170, 255 ignored) at 896 crops, as the official EVA-01 run
+# (EVA-01/seg/configs/coco_stuff164k/eva_mask2former_896_60k_cocostuff164k_ss.py; test: short
+# side 896, then ResizeToMultiple(32)), with a multi-scale + flip TTA pipeline (eva_mm's own:
+# the official repository has no COCO-Stuff multi-scale test).
 dataset_type = 'COCOStuffDataset'
 data_root = 'data/coco_stuff164k'
 data_crop_size = (896, 896)
@@ -19,6 +21,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=base_scale, keep_ratio=True),
+    dict(type='ResizeToMultiple', size_divisor=32),
     dict(type='eva_mm.LoadSegAnnotations'),
     dict(type='eva_mm.CheckSegLabels', num_classes=data_num_classes),
     dict(type='PackSegInputs')
@@ -31,6 +34,7 @@ tta_pipeline = [
         transforms=[
             [dict(type='Resize', scale=(int(base_scale[0] * r), int(base_scale[1] * r)),
                   keep_ratio=True) for r in tta_ratios],
+            [dict(type='ResizeToMultiple', size_divisor=32)],
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='eva_mm.LoadSegAnnotations')],
@@ -39,7 +43,7 @@ tta_pipeline = [
 ]
 tta_model = dict(type='SegTTAModel')
 train_dataloader = dict(
-    batch_size=1,
+    batch_size=1,  # x 32 processes = the official total batch 32 (32 GPUs x 1)
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),

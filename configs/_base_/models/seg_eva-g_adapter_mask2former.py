@@ -1,6 +1,8 @@
 # EVA-g + ViT-Adapter + Mask2Former (mmseg 1.x), the paper's weakened head (SPEC §3):
 # no relative position bias, 8 transformer decoder layers instead of 9, head width 1024
-# (~0.6 x the encoder's 1408), as the official EVA-01 COCO-Stuff config.
+# (~0.6 x the encoder's 1408), as the official EVA-01 configs of the released segmenters
+# (EVA-01/seg/configs/coco_stuff164k/eva_mask2former_896_60k_cocostuff164k_ss.py,
+# EVA-01/seg/configs/ade20k/eva_mask2former_896_20k_coco164k2ade20k_{ss,ms}.py).
 # The backbone runs at patch 16 on 896 crops: the EVA checkpoint's 14x14 patch kernel and
 # 16x16 position grid are resized on load (eva_psz14to16 equivalent).
 custom_imports = dict(imports=['eva_mm', 'mmdet.models'], allow_failed_imports=False)
@@ -32,7 +34,9 @@ data_preprocessor = dict(
     test_cfg=dict(size_divisor=32))
 
 model = dict(
-    type='EncoderDecoder',
+    # mmseg's EncoderDecoder that also crops eva_mm.PadShortSide's pad off the prediction
+    # (the official EncoderDecoderMask2FormerAug); otherwise identical
+    type='eva_mm.EncoderDecoder',
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='eva_mm.EVAAdapter',
