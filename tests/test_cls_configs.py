@@ -23,7 +23,7 @@ PAPER = 'eva-g'
 EXPECT = {
     'eva_in21k_224.py': (224, 21841, 60, 0.85, 1e-4, None),
     'eva_in1k_336.py': (336, 1000, 10, 0.95, 3e-5, 'Accuracy'),
-    'eva_in1k_560.py': (560, 1000, 10, 0.95, 3e-5, 'Accuracy'),
+    'eva_in1k_560.py': (560, 1000, 15, 0.95, 3e-5, 'Accuracy'),  # official: 15 (was 10)
     'eva_in1k_336_test-inv2.py': (336, 1000, 10, 0.95, 3e-5, 'Accuracy'),
     'eva_in1k_336_test-real.py': (336, 1000, 10, 0.95, 3e-5, 'eva_mm.ReaLAccuracy'),
     'eva_in1k_336_test-ina.py': (336, 1000, 10, 0.95, 3e-5, 'eva_mm.SubsetAccuracy'),
@@ -71,6 +71,7 @@ def test_cls_config_builds_with_paper_values(path):
         assert bb.patch_size == 14 and bb.out_type == 'avg_featmap' and not bb.final_norm
         assert cfg.model.head.in_channels == 1408
         assert bb.drop_path_rate == 0.4 and bb.with_cp
+        assert bb.freeze_patch_embed is True  # official stop_grad_conv1=True in every fine-tune
         assert bb.init_cfg.type == 'Pretrained'
         sizes = _pipeline_sizes(cfg.train_dataloader.dataset.pipeline)
         assert sizes and all(s == img for s in sizes)
@@ -120,3 +121,63 @@ def test_in1k_recipe_details():
     assert cfg21.optim_wrapper.optimizer.betas == (0.9, 0.98)
     assert cfg21.param_scheduler[0].end == 15  # 15 warm-up epochs
     assert cfg21.model.backbone.init_cfg.checkpoint.endswith('eva_psz14.pt')
+
+
+def test_in1k_560_official_schedule():
+    """EVA-01/eva/README.md (ep=10 # or 15) and EVA-01/logs/cls/ft_1k_cls_sz560_89p7.txt
+    (epochs 0..14): 15 epochs, 2 warm-up, cosine to 0 over the remaining 13; batch 512."""
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'eva_in1k_560.py'))
+    warm, cos = cfg.param_scheduler
+    assert cfg.train_cfg.max_epochs == 15 and (warm.begin, warm.end) == (0, 2)
+    assert (cos.type, cos.begin, cos.end, cos.T_max, cos.eta_min) == \
+        ('CosineAnnealingLR', 2, 15, 13, 0.)
+    assert cfg.train_dataloader.batch_size * 32 == cfg.auto_scale_lr.base_batch_size == 512
+    for name in ('eva_in21k_224.py', 'eva_in1k_336.py', 'eva_in1k_560.py'):
+        header = open(osp.join(CFG_DIR, name)).read().split('\n_base_')[0]
+        assert 'EVA-01/eva/' in header and 'EVA-01/logs/cls/' in header, name
+        assert 'tools/dist_train.sh CONFIG' in header, name  # the launch it assumes
+
+
+def test_patch_embed_gets_no_gradient_as_official_stop_grad_conv1():
+    """freeze_patch_embed=True (the paper fine-tunes) = the official ``x =
+    patch_embed(x).detach()``: no gradient reaches the patch embedding, every other gradient
+    is the same, and the frozen weights are in no optimizer group (so no weight decay)."""
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'eva_in1k_336.py'))
+    init_default_scope('mmpretrain')
+    from mmpretrain.registry import MODELS
+    mcfg = copy.deepcopy(cfg.model)
+    mcfg.backbone.update(arch=TINY, init_cfg=None, img_size=28, with_cp=False,
+                         drop_path_rate=0.)
+    mcfg.head.in_channels = TINY['embed_dims']
+    torch.manual_seed(0)
+    frozen = MODELS.build(mcfg)
+    mcfg.backbone.freeze_patch_embed = False
+    official = MODELS.build(mcfg)
+    official.load_state_dict(frozen.state_dict())
+    official.backbone.patch_embed.register_forward_hook(  # (tokens, grid): detach the tokens
+        lambda m, i, out: (out[0].detach(), *out[1:]))
+    frozen.train()
+    official.train()
+    x = torch.rand(2, 3, 28, 28)
+    for m in (frozen, official):
+        m.head.fc.weight.data.normal_(0, 0.1)  # the same after the copy below
+    official.head.fc.weight.data.copy_(frozen.head.fc.weight.data)
+    for m in (frozen, official):
+        feats = m.extract_feat(x)
+        m.head(feats).logsumexp(-1).sum().backward()
+    pe = dict(frozen.backbone.patch_embed.named_parameters())
+    assert pe and all(p.grad is None and not p.requires_grad for p in pe.values())
+    assert all(p.grad is None for p in official.backbone.patch_embed.parameters())
+    grads = {n: p.grad for n, p in official.named_parameters() if p.grad is not None}
+    for n, p in frozen.named_parameters():
+        if 'patch_embed' in n:
+            continue
+        assert p.grad is not None, n
+        torch.testing.assert_close(p.grad, grads[n], msg=n)
+    ow = build_optim_wrapper(frozen, copy.deepcopy(cfg.optim_wrapper))
+    in_opt = {id(p) for g in ow.optimizer.param_groups for p in g['params']}
+    assert not any(id(p) in in_opt for p in pe.values())
+    # and it stays frozen through train()/eval() switches
+    frozen.eval()
+    frozen.train()
+    assert not any(p.requires_grad for p in pe.values())

@@ -1,5 +1,7 @@
 # The IN-1K fine-tuned EVA-g (336) on ImageNet-Rendition (SPEC §3: 88.3): 200 classes, the
 # 1000-way logits restricted to them (eva_mm.SubsetAccuracy). Folder layout <root>/<wnid>/.
+# Official evaluation: EVA-01/eva/README.md, "Evaluate EVA on ImageNet-1K variants"
+# (ImageNet-Rendition); evaluation only (tools/test.py), any launch.
 _base_ = ['./eva_in1k_336.py']
 test_dataloader = dict(
     batch_size=16,

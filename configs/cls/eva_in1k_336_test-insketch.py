@@ -1,5 +1,7 @@
 # The IN-1K fine-tuned EVA-g (336) on ImageNet-Sketch (SPEC §3: 67.7): all 1000 classes, one
 # folder per WordNet id (sorted = ImageNet-1K class order).
+# Official evaluation: EVA-01/eva/README.md, "Evaluate EVA on ImageNet-1K variants"
+# (ImageNet-Sketch); evaluation only (tools/test.py), any launch.
 _base_ = ['./eva_in1k_336.py']
 test_dataloader = dict(
     batch_size=16,
