@@ -120,6 +120,28 @@ def test_clip_paper_values():
     assert abs(samples - 11e9) / 11e9 < 1e-3  # 11B samples seen
     assert cfg.train_dataloader.batch_size * 256 == 40960  # ~41k
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    # official EVA-01/clip/model_configs/EVA_CLIP_g_14.json: vision drop path 0.4 (was 0.0)
+    assert v.drop_path_rate == 0.4
+    ds = Config.fromfile(osp.join(ROOT, 'configs/pretrain/eva_clip_g_deepspeed.py'))
+    assert ds.model.vision.drop_path_rate == 0.4
+    assert ds.optim_wrapper.optimizer == cfg.optim_wrapper.optimizer  # one place
+    sched = open(osp.join(ROOT, 'configs/_base_/schedules/pretrain_clip_11b-samples.py')).read()
+    assert 'UNPUBLISHED' in sched  # the optimiser values are marked as placeholders
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=40960)
+
+
+def test_mim_deepspeed_official_values():
+    """EVA-01/eva/utils.py create_ds_config: fp16 dynamic loss scale (loss_scale 0), initial
+    scale 2^16, loss-scale window 500 (was 1000), hysteresis 2, min scale 1; ZeRO-1; clip 3."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/pretrain/eva_mim_clip-l_deepspeed.py'))
+    fp16 = cfg.strategy.fp16
+    assert (fp16.enabled, fp16.loss_scale, fp16.initial_scale_power, fp16.loss_scale_window,
+            fp16.hysteresis, fp16.min_loss_scale) == (True, 0, 16, 500, 2, 1)
+    assert cfg.strategy.zero_optimization.stage == 1 and cfg.strategy.gradient_clipping == 3.0
+    for name in ('eva_mim_clip-l.py', 'eva_mim_clip-l_deepspeed.py', 'eva_clip_g.py',
+                 'eva_clip_g_deepspeed.py'):
+        header = open(osp.join(ROOT, 'configs/pretrain', name)).read().split('\n_base_')[0]
+        assert 'EVA-01/' in header and 'Launch: total batch' in header, name
 
 
 def _count(model, prefix=''):

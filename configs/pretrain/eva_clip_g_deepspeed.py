@@ -1,5 +1,10 @@
 # EVA-CLIP g as the paper trained it (SPEC §3): DeepSpeed ZeRO stage 1, fp16 with dynamic
 # loss scaling (FlexibleRunner + DeepSpeedStrategy), activation checkpointing in the EVA tower.
+# Model: EVA-01/clip/model_configs/EVA_CLIP_g_14.json (through eva_clip_g.py).
+# UNPUBLISHED: the EVA-CLIP training code and its DeepSpeed settings were never released; the
+# fp16 loss-scale values below are DeepSpeed's usual ones, the optimiser comes from the one
+# marked place (configs/_base_/schedules/pretrain_clip_11b-samples.py).
+# Launch: total batch 40,960 = 256 processes x 160 images, as eva_clip_g.py.
 #   bash tools/dist_train.sh configs/pretrain/eva_clip_g_deepspeed.py 8
 _base_ = ['./eva_clip_g.py']
 runner_type = 'FlexibleRunner'

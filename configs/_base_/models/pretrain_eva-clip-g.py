@@ -2,7 +2,8 @@
 # checkpoint) + the OpenAI CLIP-L text transformer (124M; 12 layers, 768 wide, 12 heads,
 # context 77, QuickGELU), open_clip tokenizer, joint embedding 1024 (as open_clip's
 # EVA01-g-14), learnable temperature (init 1/0.07, clamped at 100), contrastive loss over
-# features gathered across processes (local loss, gather with grad).
+# features gathered across processes (local loss, gather with grad). Tower sizes and the
+# vision drop path 0.4 are the official EVA-01/clip/model_configs/EVA_CLIP_g_14.json.
 # Also the shared runtime of eva_mm's EVA-CLIP configs.
 custom_imports = dict(imports=['eva_mm'], allow_failed_imports=False)
 default_scope = 'mmpretrain'
@@ -19,7 +20,7 @@ model = dict(
         arch='eva-g',
         img_size=224,
         patch_size=14,
-        drop_path_rate=0.0,
+        drop_path_rate=0.4,  # official EVA-01/clip/model_configs/EVA_CLIP_g_14.json
         with_cp=False,
         # the EVA MIM checkpoint: official eva_psz14.pt, or an eva_mm MIM run's
         # work_dirs/eva_mim_clip-l/eva_mim_student.pth (eva_mm.ExportStudentHook)

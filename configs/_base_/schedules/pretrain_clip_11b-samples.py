@@ -1,9 +1,15 @@
 # EVA-CLIP schedule (SPEC §3): 11B samples seen at batch 40,960 (160 x 256 GPUs) =
 # 268,554 iterations; fp16 with dynamic loss scaling (DeepSpeed ZeRO-1 in the paper:
 # configs/pretrain/eva_clip_g_deepspeed.py).
-# Not in SPEC (open_clip-style values, unverified against the EVA-CLIP run): AdamW lr 5e-4,
-# betas (0.9, 0.98), eps 1e-6, weight decay 0.05 (none on norms, biases, embeddings and the
-# temperature), 2,000 linear warm-up iterations, cosine to 0.
+# UNPUBLISHED -- the one place for them: EVA-CLIP's optimiser settings were never published
+# (neither in EVA-01/clip/ nor in the paper; ../shared/RECIPES.md), so the values below are
+# open_clip-style placeholders, not the EVA-CLIP run's: AdamW lr 5e-4, betas (0.9, 0.98),
+# eps 1e-6, weight decay 0.05 (none on norms, biases, embeddings and the temperature), 2,000
+# linear warm-up iterations, cosine to 0. eva_clip_g_deepspeed.py reuses them; override here
+# (or with --cfg-options) when better values are known.
+# Launch: total batch 40,960 = 256 processes x 160 (tools/dist_train.sh per node, 32 nodes
+# x 8); auto_scale_lr is off: `tools/train.py --auto-scale-lr` scales the lr linearly when a
+# launch's total batch differs.
 samples_seen = 11_000_000_000
 global_batch = 160 * 256
 max_iters = samples_seen // global_batch
