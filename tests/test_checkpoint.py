@@ -250,3 +250,36 @@ def test_pickle_payload_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match='refusing to load'):
         read_checkpoint(str(path))
     assert not marker.exists()
+
+
+def test_released_classifier_keeps_its_head_through_load_from(tmp_path):
+    """An official fine-tuned classifier (fc_norm + head, unprefixed) converts to the mmpretrain
+    ImageClassifier of the paper config, head included, and loads strictly."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS as CLS_MODELS
+    from eva_mm.engine import ConvertCheckpointHook
+    from eva_mm.models.checkpoint import convert_model_state_dict
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cls' / 'eva_in1k_336.py'))
+    cfg.model.backbone.update(arch=dict(embed_dims=64, num_layers=2, num_heads=2,
+                                        feedforward_channels=128), init_cfg=None, with_cp=False)
+    cfg.model.head.update(in_channels=64, num_classes=7)
+    init_default_scope('mmpretrain')
+    model = CLS_MODELS.build(cfg.model)
+    own = model.state_dict()
+    official = {k[len('backbone.'):]: torch.randn_like(v) for k, v in own.items()
+                if k.startswith('backbone.')}
+    official['head.weight'] = torch.randn(7, 64)
+    official['head.bias'] = torch.randn(7)
+    out, report = convert_model_state_dict(official)
+    assert report.layout == 'eva01_cls'
+    model.load_state_dict(out, strict=True)
+    assert torch.equal(model.head.fc.weight, official['head.weight'])
+    # the same through load_from / tools/test.py (ConvertCheckpointHook)
+    ckpt = {'model': official}
+
+    class _Runner:
+        logger = __import__('logging').getLogger('test')
+
+    ConvertCheckpointHook().after_load_checkpoint(_Runner(), ckpt)
+    assert set(ckpt['state_dict']) == set(own)

@@ -112,8 +112,9 @@ def test_in1k_recipe_details():
     assert cfg.model.head.loss.label_smooth_val == 0.3  # [EVA] smoothing 0.3
     assert 'train_cfg' not in cfg.model or not cfg.model.train_cfg  # no Mixup/CutMix
     assert [h.type for h in cfg.custom_hooks] == ['eva_mm.RNGStateHook',
-                                                  'eva_mm.CheckPretrainedWeightsHook', 'EMAHook']
-    assert cfg.custom_hooks[2].momentum == pytest.approx(1e-4)
+                                                  'eva_mm.CheckPretrainedWeightsHook',
+                                                  'eva_mm.ConvertCheckpointHook', 'EMAHook']
+    assert cfg.custom_hooks[3].momentum == pytest.approx(1e-4)
     assert cfg.model.backbone.init_cfg.checkpoint.endswith('eva_21k_224px_psz14.pt')
     assert cfg.param_scheduler[0].end == 2  # 2 warm-up epochs
     cfg21 = Config.fromfile(osp.join(CFG_DIR, 'eva_in21k_224.py'))

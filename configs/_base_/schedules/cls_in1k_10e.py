@@ -23,6 +23,9 @@ test_cfg = dict()
 # mmengine EMA: ema = (1 - momentum) * ema + momentum * param, so momentum = 1 - 0.9999
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
+# eva_mm.ConvertCheckpointHook: a released EVA-01 classifier (fc_norm + head) given to
+# tools/test.py or as load_from is converted on load, head included.
 custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ConvertCheckpointHook'),
                 dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
 auto_scale_lr = dict(enable=False, base_batch_size=512)

@@ -23,4 +23,7 @@ test_cfg = None
 auto_scale_lr = dict(enable=False, base_batch_size=4096)
 # eva_mm.RNGStateHook: random states saved in checkpoints and restored on resume, so a resumed
 # run draws the same drop-path / dropout masks as an uninterrupted one.
-custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook')]
+# eva_mm.ConvertCheckpointHook: a released EVA-01 classifier (fc_norm + head) given to
+# tools/test.py or as load_from is converted on load, head included.
+custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
+                dict(type='eva_mm.ConvertCheckpointHook')]
