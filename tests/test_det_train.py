@@ -132,6 +132,10 @@ def test_resume_continues_where_it_stopped(shapes, tmp_path):
     assert max(int(s['step']) for s in st.values()) == 4  # Adam state carried over (2 + 2)
     assert sd2['meta']['iter'] == 2
     assert resumed.optim_wrapper.get_lr()['lr'][0] == pytest.approx(lr_full)
+    # exactly the uninterrupted run: the same augmentation draws, RoI samples and updates
+    full_sd, res_sd = full.model.state_dict(), resumed.model.state_dict()
+    diff = {k: float((full_sd[k].float() - res_sd[k].float()).abs().max()) for k in full_sd}
+    assert max(diff.values()) == 0, sorted(diff.items(), key=lambda kv: -kv[1])[:3]
 
 
 def test_dist_train_two_processes_gloo(shapes, tmp_path):

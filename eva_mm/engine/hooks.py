@@ -1,5 +1,6 @@
 """Hooks of eva_mm's training engine."""
 import random
+from typing import Optional
 
 import numpy as np
 import torch
@@ -23,17 +24,57 @@ class RNGStateHook(Hook):
             state['cuda'] = torch.cuda.get_rng_state_all()
         checkpoint['rng_state'] = state
 
+    _pending: Optional[dict] = None
+
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('rng_state')
         if state is None:
             runner.logger.warning('RNGStateHook: the checkpoint holds no random states; the '
                                   'resumed run will not repeat the uninterrupted one exactly')
             return
-        random.setstate(state['python'])
-        np.random.set_state(state['numpy'])
-        torch.set_rng_state(state['torch'])
-        if 'cuda' in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state['cuda'])
+        _set_rng_state(state)
+        self._pending = state
+
+    def before_train_epoch(self, runner) -> None:
+        """An iteration-based loop resumed at iteration k replays (loads and augments) its
+        first k batches to move the sampler on; that draws from the random states restored
+        above. Set them again right after the replay, before batch k is loaded, as they were
+        when the checkpoint was written."""
+        state, self._pending = self._pending, None
+        loop = runner.train_loop
+        skip = getattr(loop, 'iter', 0)
+        if state is None or not skip or not hasattr(loop, 'dataloader_iterator'):
+            return
+        loop.dataloader_iterator = _RestoreAfterReplay(loop.dataloader_iterator, skip, state)
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state['python'])
+    np.random.set_state(state['numpy'])
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+class _RestoreAfterReplay:
+    """Wraps a train loop's data iterator: after ``skip`` batches (the resume replay) it sets
+    the saved random states once, then passes batches through unchanged."""
+
+    def __init__(self, iterator, skip: int, state: dict) -> None:
+        self._it, self._left, self._state = iterator, skip, state
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._left == 0 and self._state is not None:
+            _set_rng_state(self._state)
+            self._state = None
+        self._left -= 1
+        return next(self._it)
+
+    def __getattr__(self, name: str):
+        return getattr(self._it, name)
 
 
 @HOOKS.register_module()
