@@ -62,17 +62,18 @@ def test_kinetics_configs_say_paper_values(name):
     # dropout before the head
     assert bb.out_type == 'avg_featmap' and bb.final_norm is False
     assert head.type == 'eva_mm.EVAVideoHead' and head.dropout_ratio == 0
+    # the official optimiser / schedule / pipelines: tests/test_video_recipes.py
     ow = cfg.optim_wrapper
     assert ow.type == 'AmpOptimWrapper' and ow.loss_scale == 'dynamic'
     assert ow.constructor == 'eva_mm.LayerDecayOptimWrapperConstructor'
-    assert 0 < ow.paramwise_cfg.layer_decay_rate < 1 and ow.optimizer.type == 'AdamW'
+    assert ow.optimizer.type == 'AdamW'
     train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
     test = {t['type']: t for t in cfg.test_dataloader.dataset.pipeline}
     frames = 8 if name == 'eva_k722.py' else 16
-    assert bb.num_frames == frames == train['SampleFrames']['clip_len']
-    assert test['SampleFrames']['clip_len'] == frames
-    assert test['SampleFrames']['num_clips'] == 4 and test['ThreeCrop']['crop_size'] == 224
-    assert train['RandomResizedCrop'] and train['Resize']['scale'] in ((-1, 256), (224, 224))
+    assert bb.num_frames == frames == train['eva_mm.SampleSegments']['num_segments']
+    assert test['eva_mm.SampleSegments']['num_segments'] == frames
+    assert test['eva_mm.SampleSegments']['num_views'] == 4
+    assert test['ThreeCrop']['crop_size'] == 224
     if name == 'eva_k722.py':
         assert cfg.train_cfg.max_epochs == 40
         assert 'k722' in cfg.train_dataloader.dataset.ann_file
@@ -100,6 +101,7 @@ def test_kinetics_configs_build_full_eva_g(name):
     init_default_scope('mmaction')
     m = copy.deepcopy(cfg.model)
     m.backbone.pop('init_cfg')
+    m.data_preprocessor.pop('blending', None)  # its Beta distributions cannot live on 'meta'
     with torch.device('meta'):
         model = MODELS.build(m)
     bb = model.backbone

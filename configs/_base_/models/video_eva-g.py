@@ -27,6 +27,7 @@ model = dict(
         num_classes=400,
         in_channels=1408,
         dropout_ratio=0.0,  # official: no dropout before the head
+        label_smooth_eps=0.1,  # official AUG.LABEL_SMOOTH (utils/config.py, *_ft.yaml)
         init_std=0.02,
         average_clips='prob'),  # multi-view test: mean of the softmax over clips x crops
     # the 12 test views of a video go through the backbone 4 at a time; mmaction2 allows this
