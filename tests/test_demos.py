@@ -148,3 +148,51 @@ def test_demo_errors(tmp_path, capsys):
     assert image_demo.main(argv) == 1
     assert 'does not match the config' in capsys.readouterr().err
     assert not (tmp_path / 'out').exists()
+
+
+def test_demos_read_released_layouts(tmp_path, capsys):
+    """The paper configs (shrunk to the official tiny reference models' sizes) with the
+    reference checkpoints in the released layouts (detectron2 detector, EVA-01 video model,
+    made by the official code): converted on load, matched strictly, drawn."""
+    import os
+    from mmengine.config import Config
+    from eva_mm.det.testing import official_tiny_cfg
+    ref = Path(os.environ.get('EVA_MM_REFERENCE', ROOT.parent / 'shared' / 'reference'))
+    if not ref.is_dir():
+        raise FileNotFoundError(f'the official reference models are missing: {ref} (set '
+                                'EVA_MM_REFERENCE to the folder holding eva01_det/, eva01_video/)')
+    img = _image(tmp_path / 'img.png', size=(160, 120))
+    cfg = official_tiny_cfg(Config.fromfile(str(ROOT / 'configs/det/eva_cmrcnn_coco_1536_mask.py')),
+                            320)
+    model = cfg.model.get('module', cfg.model)  # fewer proposals/detections: a CPU test's cost
+    model.test_cfg.rpn.update(nms_pre=50, max_per_img=50)
+    model.test_cfg.rcnn.max_per_img = 20
+    cfg.dump(str(tmp_path / 'det.py'))
+    assert image_demo.main([str(tmp_path / 'img.png'), '--task', 'det', '--config',
+                            str(tmp_path / 'det.py'), '--checkpoint',
+                            str(ref / 'eva01_det' / 'official_tiny_coco.pth'), '--score-thr', '0',
+                            '--out-dir', str(tmp_path / 'out')]) == 0
+    assert "converted from the official 'detectron2' layout" in capsys.readouterr().out
+    _check_png(tmp_path / 'out' / 'img_det.png', img)
+    pred = json.loads((tmp_path / 'out' / 'img_det.json').read_text())
+    assert len(pred['classes']) == 80 and pred['classes'][0] == 'person'
+    assert len(pred['labels']) == len(pred['masks']) > 0
+
+    cfg = Config.fromfile(str(ROOT / 'configs/video/eva_k400.py'))
+    cfg.model.backbone.update(arch=dict(embed_dims=192, num_layers=4, num_heads=3,
+                                        feedforward_channels=837), img_size=112, with_cp=False,
+                              init_cfg=None)
+    cfg.model.cls_head.update(num_classes=10, in_channels=192, init_cfg=None)
+    cfg.dump(str(tmp_path / 'video.py'))
+    (tmp_path / 'labels.txt').write_text('\n'.join(f'action {i}' for i in range(10)))
+    frames = [np.full((60, 80, 3), 20 * t, np.uint8) for t in range(10)]
+    demo_utils.data_tool('make_moving_shapes.py').write_mp4(str(tmp_path / 'clip.mp4'), frames)
+    assert video_demo.main([str(tmp_path / 'clip.mp4'), '--config', str(tmp_path / 'video.py'),
+                            '--checkpoint', str(ref / 'eva01_video' / 'official_tiny_k400.pth'),
+                            '--label-map', str(tmp_path / 'labels.txt'),
+                            '--out', str(tmp_path / 'clip_pred.mp4')]) == 0
+    assert "converted from the official 'eva01_video' layout" in capsys.readouterr().out
+    assert len(_read_video(tmp_path / 'clip_pred.mp4')) == 10
+    pred = json.loads((tmp_path / 'clip_pred.json').read_text())
+    assert pred['classes'] == [f'action {i}' for i in range(10)]
+    assert pred['topk'][0]['name'] == pred['classes'][int(np.argmax(pred['pred_scores']))]
