@@ -16,5 +16,5 @@ register_model_layout('eva01_video', is_eva01_video, convert_eva01_video)
 
 __all__ = ['CheckedDecordDecode', 'CheckedDecordInit', 'ColorJitter', 'EVAViT3D', 'EVAVideoHead',
            'PatchEmbed3D', 'RandomGrayscale', 'RepeatFrame', 'SampleSegments', 'VideoReadError',
-           'convert_eva01_video',           'inflate_image_pos_embed', 'is_eva01_video', 'load_class_mapping', 'map_head_rows',
-           'read_video_head', 'resize_pos_embed_3d']
+           'convert_eva01_video', 'inflate_image_pos_embed', 'is_eva01_video',
+           'load_class_mapping', 'map_head_rows', 'read_video_head', 'resize_pos_embed_3d']
