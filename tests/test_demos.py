@@ -141,6 +141,10 @@ def test_demo_errors(tmp_path, capsys):
     assert "unknown task 'pose'" in capsys.readouterr().err
     assert video_demo.main([str(tmp_path / 'nope.mp4')]) == 1
     assert 'video not found' in capsys.readouterr().err
+    argv = [str(tmp_path / 'img.png'), '--task', 'seg', '--config',
+            str(ROOT / 'configs' / 'det' / 'eva-tiny_cmrcnn_shapes.py')]
+    assert image_demo.main(argv) == 1
+    assert 'is a det config (mmdet), not a seg one' in capsys.readouterr().err
     torch.save({'state_dict': {'roi_head.x': torch.zeros(3)}}, tmp_path / 'other.pth')
     argv = [str(tmp_path / 'img.png'), '--task', 'cls', '--config',
             str(ROOT / 'configs' / 'cls' / 'eva-tiny_shapes.py'), '--checkpoint',

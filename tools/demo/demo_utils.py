@@ -56,10 +56,26 @@ def resolve_model(task: str, config: Optional[str],
                 f'(writes {osp.relpath(trained, ROOT)}) or pass --config and --checkpoint')
         return load_config(cfg_path), None, note
     cfg = load_config(config)
+    check_task(cfg, task, config)
     if checkpoint is None:
         return cfg, None, f'{config} with RANDOM weights (no --checkpoint): predictions are meaningless'
     check_files([checkpoint], 'checkpoint')
     return cfg, checkpoint, f'{config} with weights {checkpoint}'
+
+
+SCOPES = dict(det='mmdet', seg='mmseg', cls='mmpretrain', video='mmaction')
+
+
+def check_task(cfg: Config, task: str, path: str) -> None:
+    """DemoError if the config is not a model of ``task`` (by its mm* scope; a classifier for
+    cls, not a pre-training model)."""
+    scope = cfg.get('default_scope')
+    if scope is not None and scope != SCOPES[task]:
+        other = {v: k for k, v in SCOPES.items()}.get(scope, scope)
+        raise DemoError(f'{path} is a {other} config ({scope}), not a {task} one')
+    if task == 'cls' and not str(cfg.model.get('type', '')).endswith('ImageClassifier'):
+        raise DemoError(f'{path} is not an image classifier (model type '
+                        f'{cfg.model.get("type")!r}); --task cls needs an ImageClassifier')
 
 
 def load_config(path: str) -> Config:
@@ -87,7 +103,10 @@ def dataset_metainfo(cfg: Config, registry) -> dict:
 
 def drop_annotation_loading(cfg: Config) -> None:
     """Remove annotation loading / label checks from the test pipeline (a user's file has no
-    annotations); the inferencers only know mm*'s own ``LoadAnnotations``."""
+    annotations; the inferencers only know mm*'s own ``LoadAnnotations``), and the visualizer's
+    backends (the demo writes its files itself)."""
+    if 'visualizer' in cfg:
+        cfg.visualizer.vis_backends = []
     pipe = cfg.test_dataloader.dataset.pipeline
     cfg.test_dataloader.dataset.pipeline = [
         t for t in pipe

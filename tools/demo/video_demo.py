@@ -67,8 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise DemoError(f'cannot read video {args.video}')
         cfg, ckpt, note = resolve_model('video', args.config, args.checkpoint)
         print(f'model: {note}')
-        if 'visualizer' not in cfg:
-            cfg.visualizer = dict(type='ActionVisualizer')
+        cfg.visualizer = dict(cfg.get('visualizer', dict(type='ActionVisualizer')),
+                              vis_backends=[])  # the demo writes its files itself
         from mmaction.apis import ActionRecogInferencer
         with quiet_random_init_warnings():
             inf = ActionRecogInferencer(model=cfg, weights=None, device=args.device)
