@@ -19,7 +19,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # task -> (tiny demo config, the checkpoint its tools/demo_<task>.sh writes at the end)
 BUILTIN: Dict[str, Tuple[str, str]] = {
-    'det': ('configs/det/eva-tiny_cmrcnn_shapes.py', 'work_dirs/eva-tiny_cmrcnn_shapes/iter_600.pth'),
+    'det': ('configs/det/eva-tiny_cmrcnn_shapes.py',
+            'work_dirs/eva-tiny_cmrcnn_shapes/iter_600.pth'),
     'seg': ('configs/seg/eva-tiny_mask2former_shapes.py', 'work_dirs/demo_seg/iter_200.pth'),
     'cls': ('configs/cls/eva-tiny_shapes.py', 'work_dirs/eva-tiny_shapes/epoch_10.pth'),
     'video': ('configs/video/eva-tiny_moving-shapes.py',
@@ -58,7 +59,8 @@ def resolve_model(task: str, config: Optional[str],
     cfg = load_config(config)
     check_task(cfg, task, config)
     if checkpoint is None:
-        return cfg, None, f'{config} with RANDOM weights (no --checkpoint): predictions are meaningless'
+        return cfg, None, (f'{config} with RANDOM weights (no --checkpoint): the predictions '
+                           'are meaningless')
     check_files([checkpoint], 'checkpoint')
     return cfg, checkpoint, f'{config} with weights {checkpoint}'
 

@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from demo_utils import (DemoError, builtin_classes, check_files,  # noqa: E402
-                        data_tool, dataset_metainfo, load_weights, quiet_random_init_warnings, resolve_model)
+from demo_utils import (DemoError, builtin_classes, check_files, data_tool,  # noqa: E402
+                        dataset_metainfo, load_weights, quiet_random_init_warnings,
+                        resolve_model)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
