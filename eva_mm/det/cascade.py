@@ -31,6 +31,8 @@ class EVACascadeRoIHead(CascadeRoIHead):
         **kwargs: ``CascadeRoIHead`` arguments.
     """
 
+    MASK_CHUNK = 64  # RoIs per mask-head call at test time
+
     def __init__(self, *args, average_probs: bool = True, single_mask_head: bool = True,
                  **kwargs) -> None:
         self.average_probs = average_probs
@@ -162,7 +164,6 @@ class EVACascadeRoIHead(CascadeRoIHead):
                 res.bboxes[:, 1::2] = res.bboxes[:, 1::2].clamp(0, h)
         return results_list
 
-
     def _own_class_mask_logits(self, x: Tuple[torch.Tensor], rois: torch.Tensor,
                                labels: torch.Tensor) -> torch.Tensor:
         """(n, 5) RoIs and (n,) labels -> (n, 1, M, M) mask logits of each box's own class
@@ -177,8 +178,6 @@ class EVACascadeRoIHead(CascadeRoIHead):
                 preds = preds[torch.arange(len(lab), device=preds.device), lab][:, None]
             out.append(preds)
         return torch.cat(out)
-
-    MASK_CHUNK = 64
 
 
 def _clip_to_original(boxes: torch.Tensor, meta: dict) -> torch.Tensor:
