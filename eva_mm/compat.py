@@ -50,6 +50,12 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
    stand-in ``deepspeed`` that imports the real package on first use (a DeepSpeed strategy
    being built); until then ``deepspeed`` is not in ``sys.modules``. Fixes 4 and 6 work the
    same when DeepSpeed is imported later.
+10. mmengine 0.10.7 writes checkpoints in place (``LocalBackend.put``: ``open(path, 'wb')``),
+   so a run killed during a save leaves a truncated ``iter_N.pth``, and ``CheckpointHook``
+   writes ``last_checkpoint`` (the file ``--resume`` reads) the same way. Local ``put`` /
+   ``put_text`` now write a temporary file in the same folder, flush and fsync it, and rename
+   it over the target (atomic on POSIX): a checkpoint file is complete or absent, and
+   ``last_checkpoint`` (written after its checkpoint) always names a complete one.
 """
 import functools
 import importlib
@@ -393,6 +399,79 @@ def fix_defer_heavy_imports() -> None:
     _APPLIED.add('defer_imports')
 
 
+# -- 10. atomic local writes (checkpoints, last_checkpoint) -------------------------------------
+def atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file + ``os.replace`` (fsync'ed)."""
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def fix_atomic_local_writes() -> None:
+    if 'atomic_writes' in _APPLIED:
+        return
+    from mmengine.fileio.backends import LocalBackend
+    from mmengine.hooks import CheckpointHook
+
+    def put(self, obj: bytes, filepath) -> None:
+        atomic_write(str(filepath), obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        atomic_write(str(filepath), obj.encode(encoding))
+
+    LocalBackend.put, LocalBackend.put_text = put, put_text
+    original = CheckpointHook._save_checkpoint_with_step
+
+    @functools.wraps(original)
+    def save_with_step(self, runner, step, meta):
+        # the hook writes last_checkpoint with a plain open(); rewrite it atomically
+        real_open = open
+
+        def atomic_last_checkpoint_open(file, mode='r', *args, **kwargs):
+            if mode == 'w' and os.path.basename(str(file)) == 'last_checkpoint':
+                return _AtomicTextFile(str(file))
+            return real_open(file, mode, *args, **kwargs)
+
+        import mmengine.hooks.checkpoint_hook as module
+        module.open = atomic_last_checkpoint_open
+        try:
+            return original(self, runner, step, meta)
+        finally:
+            del module.open
+
+    CheckpointHook._save_checkpoint_with_step = save_with_step
+    _APPLIED.add('atomic_writes')
+
+
+class _AtomicTextFile:
+    """A text 'file' collected in memory and written atomically on close."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.parts = path, []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def __enter__(self) -> '_AtomicTextFile':
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            atomic_write(self.path, ''.join(self.parts).encode())
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
     fix_defer_heavy_imports()  # first: before anything imports mmengine.runner
@@ -403,6 +482,7 @@ def apply_all() -> None:
     fix_mmengine_pkg_resources()
     fix_mmcv_strides()
     fix_mmseg_slide_pad_shape()
+    fix_atomic_local_writes()
 
 
 if os.environ.get('EVA_MM_NO_COMPAT') != '1':

@@ -375,3 +375,67 @@ print(d.deepspeed.__version__ == deepspeed.__version__,
     broken = _run('import sys, mmengine.runner; print("deepspeed" in sys.modules)',
                   env=ENV_NO_COMPAT)
     assert broken.returncode == 0 and broken.stdout.split()[-1] == 'True', broken.stderr
+
+
+_KILLED_SAVE = r'''
+import os, sys
+{prelude}
+from mmengine.fileio.backends import LocalBackend
+path = sys.argv[1]
+print('writing', flush=True)
+LocalBackend().put(b'x' * (600 * 2**20), path)  # 600 MiB: killed while it writes
+print('done', flush=True)
+'''
+
+
+@pytest.mark.parametrize('fixed', [False, True])
+def test_checkpoint_killed_during_save_is_complete_or_absent(tmp_path, fixed):
+    """A process killed with SIGKILL while mmengine writes a checkpoint: without fix 10 a
+    truncated file is left where --resume would look; with it the file is complete or
+    absent (only a hidden temporary file may remain)."""
+    import signal
+    import time
+    target = tmp_path / 'iter_4.pth'
+    code = _KILLED_SAVE.format(prelude='import eva_mm' if fixed else '')
+    env = dict(os.environ, EVA_MM_NO_COMPAT='0' if fixed else '1')
+    p = subprocess.Popen([sys.executable, '-c', code, str(target)], stdout=subprocess.PIPE,
+                         text=True, env=env)
+    assert p.stdout.readline().strip() == 'writing'
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(tmp_path.iterdir()):
+        time.sleep(0.01)  # wait until bytes are being written
+    time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    if fixed:
+        assert not target.exists() or target.stat().st_size == 600 * 2**20
+        assert all(f.name.startswith('.iter_4.pth.') for f in tmp_path.iterdir()
+                   if f != target)
+    else:  # the failure fix 10 removes: a truncated checkpoint under the real name
+        assert target.exists() and target.stat().st_size < 600 * 2**20
+
+
+def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch):
+    """CheckpointHook's last_checkpoint goes through an atomic rename (fix 10)."""
+    from mmengine.hooks import CheckpointHook
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(compat.os, 'replace',
+                        lambda a, b: (replaced.append(os.path.basename(b)), real_replace(a, b)))
+
+    from mmengine.logging import MessageHub
+
+    class _Runner:
+        work_dir = str(tmp_path)
+        message_hub = MessageHub.get_instance(f'atomic_{tmp_path.name}')
+
+        def save_checkpoint(self, out_dir, filename, *args, **kwargs):
+            from mmengine.fileio.backends import LocalBackend
+            LocalBackend().put(b'ckpt', os.path.join(out_dir, filename))
+
+    hook = CheckpointHook(interval=1, by_epoch=False)
+    hook.out_dir = str(tmp_path)
+    hook.file_backend = __import__('mmengine').fileio.get_file_backend(str(tmp_path))
+    hook._save_checkpoint_with_step(_Runner(), 4, meta={})
+    assert replaced == ['iter_4.pth', 'last_checkpoint']
+    assert (tmp_path / 'last_checkpoint').read_text().endswith('iter_4.pth')
