@@ -196,7 +196,11 @@ def test_sigkill_and_resume_ends_bit_identical(shapes, tmp_path):
     weights equal an uninterrupted run's bit for bit (tiny detector, 6 iterations)."""
     import signal
     import time
-    opts = [f'train_dataloader.dataset.data_root={shapes}', 'train_cfg.max_iters=6',
+    opts = [f'train_dataloader.dataset.data_root={shapes}',
+            f'val_dataloader.dataset.data_root={shapes}',
+            f'test_dataloader.dataset.data_root={shapes}',
+            f'val_evaluator.ann_file={shapes}annotations/instances_val.json',
+            'train_cfg.max_iters=6',
             'train_cfg.val_interval=100', 'train_dataloader.batch_size=2',
             'default_hooks.checkpoint.interval=2', 'default_hooks.checkpoint.max_keep_ckpts=5',
             'default_hooks.logger.interval=1']
