@@ -7,3 +7,16 @@ os.environ.setdefault('OMP_NUM_THREADS', '2')
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 import eva_mm  # noqa: E402,F401
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """Many small ops: on the shared, loaded CPU one intra-op thread is much faster. Modules
+    opt in with ``pytestmark = pytest.mark.usefixtures('one_thread')``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

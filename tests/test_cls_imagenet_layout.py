@@ -22,13 +22,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 WNIDS = ('n01440764', 'n01443537')  # ImageNet-1K classes 0 and 1
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def _jpeg(path: str, rng: np.random.RandomState) -> None:

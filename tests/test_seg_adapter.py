@@ -12,13 +12,7 @@ from eva_mm.seg.vit_adapter import Extractor, Injector, grid_reference_points
 TINY = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Many small ops: on the shared, loaded CPU one intra-op thread is much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def tiny_adapter(**kw) -> EVAAdapter:

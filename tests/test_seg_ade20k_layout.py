@@ -30,14 +30,7 @@ IMG_HW = (96, 128)
 SCALE = 1 / 7
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Small ops on a shared CPU: one intra-op thread is faster than two."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def write_ade20k(root: str, num_train: int = 2, num_val: int = 1, seed: int = 0) -> str:

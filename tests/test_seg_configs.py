@@ -14,13 +14,7 @@ PAPER = {'eva_mask2former_ade20k.py': 150, 'eva_mask2former_ade20k_ms.py': 150,
 TINY_VIT = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Many small ops: on the shared, loaded CPU one intra-op thread is much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def seg_model_cfg(cfg: Config) -> dict:

@@ -33,13 +33,7 @@ TINY = dict(embed=32, depth=4, heads=2, mlp=64, patch=16, img=64, inplane=64, st
             enc_layers=6, enc_heads=32, enc_points=4, levels=3, dec_layers=8, queries=200)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Many small ops: on the shared, loaded CPU one intra-op thread is much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def official_segmenter_shapes(a: dict, num_classes: int) -> Dict[str, Tuple[int, ...]]:

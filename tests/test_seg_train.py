@@ -20,15 +20,7 @@ def _gen_module():
     return mod
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """The tiny model is many small ops: on a shared, loaded CPU one intra-op thread is
-    several times faster than two (measured ~2 s vs ~18 s per step at load 10)."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -27,14 +27,7 @@ _spec.loader.exec_module(ms)
 TINY_CFG = osp.join(ROOT, 'configs', 'video', 'eva-tiny_moving-shapes.py')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny models on a shared, overloaded CPU run ~50x faster on one thread than on two
-    (OpenMP threads spin waiting for each other)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -32,13 +32,7 @@ CLASSES = {'400': ['abseiling', 'air drumming'], '600': ['abseiling', 'acting in
            '700': ['abseiling', 'adjusting glasses']}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def write_kinetics(root: str, seed: int = 0) -> None:

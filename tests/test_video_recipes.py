@@ -32,12 +32,7 @@ PAPER = {'eva_k722.py': ('kinetics722_intermediate_ft.yaml', 722, 8, 40),
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 
 
 def _cfg(name: str) -> Config:
