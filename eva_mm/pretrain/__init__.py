@@ -8,7 +8,8 @@ from .export import export_open_clip, load_exported, open_clip_state_dict, regis
 from .mask_generator import BlockwiseMaskGenerator
 from .mim import EVAMIM, masked_cosine_loss
 from .teacher import OpenCLIPVisionTeacher
-from .zero_shot import ZeroShotAccuracy, ZeroShotClassifierHook, openai_imagenet_templates
+from .zero_shot import (ZeroShotAccuracy, ZeroShotClassifierHook, build_zero_shot_classifier,
+                        openai_imagenet_templates)
 
 __all__ = [
     'BlockwiseMaskGenerator', 'OpenCLIPVisionTeacher', 'EVAMIM', 'masked_cosine_loss',
@@ -16,5 +17,5 @@ __all__ = [
     'CLIP_L_TEXT_CFG', 'CaptionedImageDataset', 'MaskedCosineSimilarity', 'ZeroShotAccuracy',
     'ZeroShotClassifierHook', 'openai_imagenet_templates', 'export_open_clip', 'load_exported',
     'open_clip_state_dict', 'register_timm_eva', 'ValidateBeforeTrainHook',
-    'ExportStudentHook', 'LoadImageFromShard'
+    'ExportStudentHook', 'LoadImageFromShard', 'build_zero_shot_classifier'
 ]
