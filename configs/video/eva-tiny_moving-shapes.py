@@ -53,7 +53,9 @@ test_pipeline = [  # multi-view test as the Kinetics configs: 2 clips x 3 crops
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    persistent_workers=True,
+    # False: an epoch-based loop resumed at epoch k restarts the workers, so only workers
+    # restarted every epoch repeat an uninterrupted run exactly (eva_mm.RNGStateHook)
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, ann_file=f'{data_root}/train_list.txt',
                  data_prefix=dict(video=data_root), pipeline=train_pipeline))

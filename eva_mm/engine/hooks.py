@@ -13,18 +13,41 @@ from ..registry import HOOKS
 class RNGStateHook(Hook):
     """Save the Python, numpy and torch (CPU, and CUDA when present) random states in every
     checkpoint and restore them on resume, so a resumed run draws the same dropout /
-    drop-path masks as an uninterrupted one (mmengine 0.10.7 re-seeds but does not restore
-    them). The states are plain tensors/tuples: weights-only loading reads them."""
+    drop-path masks and augmentations as an uninterrupted one (mmengine 0.10.7 re-seeds but
+    does not restore them). The states are plain tensors/tuples: weights-only loading reads
+    them.
+
+    Validation during training leaves the training random streams as it found them (a val
+    data loader with workers draws its worker base seed from the torch stream, a model may
+    draw in eval): otherwise a run that validates after a checkpoint and a run resumed from
+    that checkpoint, which does not, would draw different drop-path masks from then on.
+
+    What a checkpoint cannot hold is the state of persistent data-loader workers: an
+    epoch-based loop resumed at epoch k starts fresh workers, while an uninterrupted run's
+    workers have drawn k epochs' augmentations. So with an epoch-based loop, train data
+    workers and ``persistent_workers=True``, the hook warns at start that a resume will not
+    repeat the run exactly (use ``persistent_workers=False``: workers then start from
+    mmengine's per-worker seeds every epoch, in both runs alike). Iteration-based loops replay
+    the data up to the resumed iteration, so their persistent workers do repeat."""
     priority = 'VERY_LOW'
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = dict(python=random.getstate(), numpy=np.random.get_state(),
-                     torch=torch.get_rng_state())
-        if torch.cuda.is_available():
-            state['cuda'] = torch.cuda.get_rng_state_all()
-        checkpoint['rng_state'] = state
-
     _pending: Optional[dict] = None
+    _outside_val: Optional[dict] = None
+
+    def before_train(self, runner) -> None:
+        loader = getattr(runner.train_loop, 'dataloader', None)
+        if (type(runner.train_loop).__name__ == 'EpochBasedTrainLoop'
+                and getattr(loader, 'num_workers', 0) > 0
+                and getattr(loader, 'persistent_workers', False)):
+            runner.logger.warning(
+                'RNGStateHook: the train data loader keeps persistent workers in an '
+                'epoch-based loop; their random states are not in the checkpoint, so a resumed '
+                'run will draw different augmentations than an uninterrupted one. Set '
+                'train_dataloader.persistent_workers=False for an exact resume.')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # a checkpoint written during validation (e.g. the best one) keeps the training state
+        checkpoint['rng_state'] = self._outside_val or _get_rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('rng_state')
@@ -34,6 +57,14 @@ class RNGStateHook(Hook):
             return
         _set_rng_state(state)
         self._pending = state
+
+    def before_val(self, runner) -> None:
+        self._outside_val = _get_rng_state()
+
+    def after_val(self, runner) -> None:
+        state, self._outside_val = self._outside_val, None
+        if state is not None:
+            _set_rng_state(state)
 
     def before_train_epoch(self, runner) -> None:
         """An iteration-based loop resumed at iteration k replays (loads and augments) its
@@ -46,6 +77,14 @@ class RNGStateHook(Hook):
         if state is None or not skip or not hasattr(loop, 'dataloader_iterator'):
             return
         loop.dataloader_iterator = _RestoreAfterReplay(loop.dataloader_iterator, skip, state)
+
+
+def _get_rng_state() -> dict:
+    state = dict(python=random.getstate(), numpy=np.random.get_state(),
+                 torch=torch.get_rng_state())
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict) -> None:

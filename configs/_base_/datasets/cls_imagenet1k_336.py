@@ -23,6 +23,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,  # [EVA] 16 per GPU x 32 GPUs = 512
     num_workers=8,
+    # False: an epoch-based loop resumed at epoch k restarts the workers, so only workers
+    # restarted every epoch repeat an uninterrupted run exactly (eva_mm.RNGStateHook)
+    persistent_workers=False,
     dataset=dict(type=dataset_type, data_root='data/imagenet', split='train',
                  pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True))

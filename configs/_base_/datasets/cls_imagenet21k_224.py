@@ -16,6 +16,9 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=64,  # [EVA] 64 per GPU x 64 GPUs = 4096
     num_workers=8,
+    # False: an epoch-based loop resumed at epoch k restarts the workers, so only workers
+    # restarted every epoch repeat an uninterrupted run exactly (eva_mm.RNGStateHook)
+    persistent_workers=False,
     dataset=dict(type=dataset_type, data_root='data/imagenet21k', data_prefix='train',
                  pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True))

@@ -54,7 +54,9 @@ test_pipeline = [  # 4 clips x 3 crops = 12 views per video, softmax-averaged by
 train_dataloader = dict(
     batch_size=2,  # per GPU
     num_workers=8,
-    persistent_workers=True,
+    # False: an epoch-based loop resumed at epoch k restarts the workers, so only workers
+    # restarted every epoch repeat an uninterrupted run exactly (eva_mm.RNGStateHook)
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, ann_file=ann_file_train,
                  data_prefix=dict(video=data_root), pipeline=train_pipeline))
