@@ -3,6 +3,8 @@ with only the backbone shrunk: ``eva_in21k_224.py`` trains one epoch on an Image
 folder tree, then ``eva_in1k_336.py`` fine-tunes from that checkpoint (its 16x16 position grid
 resized to 24x24, the 21841-way head dropped) on ``train/<wnid>/*.JPEG`` +
 ``val/*.JPEG`` + ``meta/{train,val}.txt``, validates, and ``tools/test.py`` tests it.
+``eva_in1k_336.py`` also trains and validates as 2 CPU processes through
+``tools/dist_train.sh CONFIG 2``.
 
 Regression test of issue 13: ``tools/test.py configs/cls/eva_in21k_224.py`` stopped with
 mmengine's internal "``self._test_loop`` should not be None" (the IN-21K recipe has no test
@@ -113,3 +115,45 @@ def test_imagenet_configs_train_validate_and_test(tmp_path):
                                 '--work-dir', str(tmp_path / 'in1k_test')])
     assert 0 <= test['accuracy/top1'] <= 100
     assert set(test) >= {'accuracy/top1', 'accuracy/top5'} and np.isfinite(val)
+
+
+def _dist_train(config: str, procs: int = 2) -> None:
+    """``bash tools/dist_train.sh CONFIG procs`` (CPU: gloo) on a free port; fails the test
+    with the output's tail unless it exits 0."""
+    import socket
+    import subprocess
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1')
+    r = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config, str(procs)],
+                       env=env, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+
+
+def test_in1k_336_dist_train_two_processes(tmp_path):
+    """``tools/dist_train.sh configs/cls/eva_in1k_336.py 2`` (tiny backbone, random init,
+    CPU, gloo) on the ImageNet layout: the 4 train images split over 2 processes (1 iteration
+    of 2 each), one validation of the 4 val images, checkpoint and metric written."""
+    import glob
+    import json
+
+    import torch
+    data = str(tmp_path / 'data')
+    write_imagenet(data)
+    work = str(tmp_path / 'in1k')
+    cfg = tiny_cls_cfg('eva_in1k_336.py', data, work)
+    cfg.dump(str(tmp_path / 'in1k_tiny.py'))
+    _dist_train(str(tmp_path / 'in1k_tiny.py'))
+    sd = torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu',
+                    weights_only=False)['state_dict']
+    assert sd['head.fc.weight'].shape == (1000, 48)  # the IN-1K head on the tiny backbone
+    log = glob.glob(osp.join(work, '*', '*.log'))
+    assert len(log) == 1 and 'Distributed training: True' in open(log[0]).read()
+    records = [json.loads(line)
+               for line in open(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))[0])]
+    train = [r for r in records if 'loss' in r]
+    assert len(train) == 1 and np.isfinite(train[0]['loss'])
+    val = [r for r in records if 'accuracy/top1' in r]
+    # 4 val images: a multiple of 25 %
+    assert len(val) == 1 and val[0]['accuracy/top1'] in (0, 25, 50, 75, 100)

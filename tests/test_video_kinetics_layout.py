@@ -4,7 +4,8 @@
 ``data/k722/k*/{train,val}`` links), real mp4 files, only the backbone shrunk: K722 trains one
 epoch and validates (``tools/train.py``); K400 starts from that checkpoint (backbone + the
 K722 head through the class mapping) as its config says, trains one epoch, validates, and
-``tools/test.py`` evaluates 4 clips x 3 crops per video.
+``tools/test.py`` evaluates 4 clips x 3 crops per video. K400 also trains and validates as 2
+CPU processes through ``tools/dist_train.sh CONFIG 2``.
 
 Regression test of issue 13: every Kinetics config died at its first validation (val batch
 size 2 vs the model's ``max_testing_views``, which mmaction2 allows with batch 1 only).
@@ -109,3 +110,56 @@ def test_k722_then_k400_train_validate_and_test(tmp_path, monkeypatch):
     run_tool('train.py', ['eva_k400.py'])  # from the K722 model; 1 iteration, 1 val video
     metrics = run_tool('test.py', ['eva_k400.py', 'work_dirs/eva_k400/epoch_1.pth'])
     assert set(metrics) >= {'acc/top1', 'acc/top5'} and 0 <= metrics['acc/top1'] <= 1
+
+
+def _dist_train(config: str, procs: int = 2) -> None:
+    """``bash tools/dist_train.sh CONFIG procs`` in the working directory (CPU: gloo), on a
+    free port; fails the test with the output's tail unless it exits 0."""
+    import socket
+    import subprocess
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1')
+    r = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config, str(procs)],
+                       env=env, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+
+
+def test_k400_dist_train_two_processes(tmp_path, monkeypatch):
+    """``tools/dist_train.sh configs/video/eva_k400.py 2`` (tiny backbone, CPU, gloo): the 2
+    train videos split over 2 processes, one validation, checkpoint and metric written. The
+    K722 model it starts from is the tiny K722 recognizer's initial weights (not trained)."""
+    import glob
+    import json
+
+    import torch
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    monkeypatch.chdir(tmp_path)
+    write_kinetics(str(tmp_path))
+    k722 = tiny_video_cfg('eva_k722.py')
+    k722.model.cls_head.num_classes = 4  # the 4 classes build_k722 merged
+    k722.model.backbone.init_cfg = None
+    init_default_scope('mmaction')
+    start = MODELS.build(k722.model).state_dict()
+    os.makedirs('work_dirs/eva_k722')
+    torch.save(dict(state_dict=start), 'work_dirs/eva_k722/epoch_40.pth')  # eva_k400's init
+
+    k400 = tiny_video_cfg('eva_k400.py')
+    k400.model.cls_head.num_classes = 2
+    k400.dump('eva_k400.py')
+    _dist_train('eva_k400.py')
+    work = 'work_dirs/eva_k400'
+    sd = torch.load(f'{work}/epoch_1.pth', map_location='cpu', weights_only=False)['state_dict']
+    # initialised from the K722 file: the head rows of K400's classes through the mapping
+    mapping = np.load('data/k722/k722_to_k400_mapping.npy')
+    assert (sd['cls_head.fc_cls.weight'] - start['cls_head.fc_cls.weight'][mapping]).abs().max() \
+        < 1e-4
+    log = glob.glob(f'{work}/*/*.log')
+    assert len(log) == 1 and 'Distributed training: True' in open(log[0]).read()
+    records = [json.loads(line) for line in open(glob.glob(f'{work}/*/vis_data/scalars.json')[0])]
+    train = [r for r in records if 'loss' in r]
+    assert len(train) == 1 and np.isfinite(train[0]['loss'])  # 2 videos / 2 processes
+    val = [r for r in records if 'acc/top1' in r]
+    assert len(val) == 1 and 0 <= val[0]['acc/top1'] <= val[0]['acc/top5'] <= 1
