@@ -33,8 +33,8 @@ def _env(extra_env: Optional[dict]) -> dict:
 def train(config: str, work: Path, opts: Sequence[str], *, extra: Iterable[str] = (),
           kill_after: Optional[str] = None, kill_during_save: Optional[str] = None,
           nprocs: int = 0, env: Optional[dict] = None, timeout: float = 900) -> str:
-    """Train ``config`` into ``work``. ``kill_after``: SIGKILL (the whole process group: data
-    workers, the launcher and all ranks too) once ``work/last_checkpoint`` names that
+    """Train ``config`` into ``work``. ``kill_after``: SIGKILL (everything: data workers, the
+    launcher and all ranks too, see ``kill_tree``) once ``work/last_checkpoint`` names that
     checkpoint, i.e. once it is complete and is what ``--resume`` picks. ``kill_during_save``: the run kills
     itself while writing that checkpoint file. ``nprocs``: launch through
     ``tools/dist_train.sh`` with that many CPU processes. Returns the run's stderr+stdout."""
@@ -53,7 +53,8 @@ def train(config: str, work: Path, opts: Sequence[str], *, extra: Iterable[str] 
         try:
             out, _ = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+            kill_tree(p.pid)
+            p.communicate()
             raise
         if kill_during_save:
             assert p.returncode != 0, 'the run was meant to die while saving: ' + out[-3000:]
@@ -64,15 +65,73 @@ def train(config: str, work: Path, opts: Sequence[str], *, extra: Iterable[str] 
     deadline = time.time() + timeout
     while not _last_checkpoint(work).endswith(kill_after):
         if p.poll() is not None or time.time() > deadline:
-            out = p.communicate()[0] if p.poll() is not None else ''
-            os.killpg(p.pid, signal.SIGKILL)
+            if p.poll() is None:
+                kill_tree(p.pid)
+            out = p.communicate()[0]
             raise AssertionError(f'run ended (rc={p.returncode}) before {kill_after} was '
                                  f'written:\n{out[-5000:]}')
         time.sleep(0.02)
-    os.killpg(p.pid, signal.SIGKILL)  # the trainer, its data workers, the launcher
+    kill_tree(p.pid)  # the trainer and its data workers; with nprocs the launcher and all ranks
     out = p.communicate()[0]
-    assert p.returncode == -signal.SIGKILL or nprocs, (p.returncode, out[-3000:])
+    assert p.returncode == -signal.SIGKILL, (p.returncode, out[-3000:])
     return out
+
+
+def _descendants(pid: int) -> set:
+    """``pid``'s children, their children and so on (from the parent ids in ``/proc``)."""
+    children: Dict[int, list] = {}
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try:  # 'pid (comm) state ppid ...'; comm may hold spaces and parentheses
+            ppid = int(stat.read_text().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # ended meanwhile
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out.update(kids)
+        todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running, i.e. neither gone nor a zombie waiting to be reaped."""
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] not in 'ZX'
+    except (OSError, IndexError):
+        return False
+
+
+def kill_tree(pid: int, timeout: float = 30) -> None:
+    """SIGKILL the job started as ``pid`` at once, as a crash of the machine would: its process
+    group (the trainer and its data workers) and every descendant in any other group (torchrun
+    starts each rank in a session of its own, so killing the launcher's group alone leaves
+    the ranks training). Everything is stopped (SIGSTOP) first, so that no process reacts to
+    another's death (torchrun tears the other ranks down when one dies) or starts a new one.
+    Returns once none of them is running any more."""
+    stopped: set = set()
+    todo = {pid}
+    while todo:  # a stopped process starts no other: this ends
+        for q in todo:
+            try:
+                os.kill(q, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        stopped |= todo
+        todo = _descendants(pid) - stopped
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for q in stopped:
+        try:
+            os.kill(q, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + timeout
+    while any(_alive(q) for q in stopped - {pid}):  # not our children: reaped by init
+        assert time.time() < deadline, f'still running after SIGKILL: {sorted(stopped)}'
+        time.sleep(0.02)
 
 
 def _last_checkpoint(work: Path) -> str:
@@ -122,11 +181,16 @@ def differences(full: dict, resumed: dict,
 
 def assert_resume_is_exact(config: str, tmp: Path, opts: Sequence[str], *, kill_after: str,
                            final: str, nprocs: int = 0, during_save: bool = False,
-                           parts: Sequence[str] = ('state_dict', 'optimizer')) -> None:
+                           parts: Sequence[str] = ('state_dict', 'optimizer'),
+                           full: Optional[Path] = None) -> None:
     """Uninterrupted run vs. a run SIGKILLed once ``kill_after`` exists (or, with
     ``during_save``, killed while writing ``kill_after``) and resumed with ``--resume``:
-    ``final``'s weights and optimizer state must be bit-identical."""
-    train(config, tmp / 'full', opts, nprocs=nprocs)
+    ``final``'s weights and optimizer state must be bit-identical. ``full``: the work dir of
+    an uninterrupted run already trained with the same config, ``opts`` and ``nprocs`` (by
+    default one is trained into ``tmp / 'full'``)."""
+    full_dir = tmp / 'full' if full is None else Path(full)
+    if full is None:
+        train(config, full_dir, opts, nprocs=nprocs)
     killed = tmp / 'killed'
     if during_save:
         train(config, killed, opts, kill_during_save=kill_after, nprocs=nprocs)
@@ -138,7 +202,7 @@ def assert_resume_is_exact(config: str, tmp: Path, opts: Sequence[str], *, kill_
     assert not (killed / final).exists(), 'the run finished before it was killed'
     log = train(config, killed, opts, extra=['--resume'], nprocs=nprocs)
     assert 'resumed epoch:' in log, 'the second run did not resume:\n' + log[-3000:]
-    full, resumed = load(tmp / 'full' / final), load(killed / final)
+    full, resumed = load(full_dir / final), load(killed / final)
     assert full['meta'].get('iter') == resumed['meta'].get('iter')
     assert full['meta'].get('epoch') == resumed['meta'].get('epoch')
     diff = differences(full, resumed, parts)
