@@ -142,3 +142,14 @@ def test_persistent_workers_in_an_epoch_loop_are_warned_about(cls_data, tmp_path
     log = next(tmp_path.glob('*/*.log')).read_text()
     assert 'Epoch(train) [1][4/4]' in log
     assert ('persistent workers in an epoch-based loop' in log) == persistent
+
+
+def test_two_processes_with_per_rank_seeds(cls_data, tmp_path):
+    """``tools/dist_train.sh CONFIG 2`` with the configs' per-rank seeds
+    (``randomness.diff_rank_seed=True``): rank 0 writes the checkpoint, yet each rank resumes
+    its own random states (gathered from all ranks before the save). Before that, every rank
+    took rank 0's and rank 1 drew other flips and drop-path masks after the resume."""
+    opts = _cls_opts(cls_data, 0) + ['randomness.diff_rank_seed=True',
+                                     'train_dataloader.batch_size=4']
+    assert_resume_is_exact(CLS, tmp_path, opts, kill_after='epoch_2.pth', final='epoch_4.pth',
+                           nprocs=2)

@@ -29,7 +29,7 @@ class RNGStateHook(Hook):
     repeat the run exactly (use ``persistent_workers=False``: workers then start from
     mmengine's per-worker seeds every epoch, in both runs alike). Iteration-based loops replay
     the data up to the resumed iteration, so their persistent workers do repeat."""
-    priority = 'VERY_LOW'
+    priority = 'LOW'
 
     _pending: Optional[dict] = None
     _outside_val: Optional[dict] = None
@@ -45,16 +45,48 @@ class RNGStateHook(Hook):
                 'run will draw different augmentations than an uninterrupted one. Set '
                 'train_dataloader.persistent_workers=False for an exact resume.')
 
+    # Distributed runs: mmengine writes the checkpoint on rank 0 only (``before_save_checkpoint``
+    # runs there alone), but every rank has its own random states (per-rank seeds, per-rank
+    # data). So every rank's states are gathered at the end of each train iteration / epoch,
+    # before the CheckpointHook (hence priority LOW, ahead of its VERY_LOW), and rank 0 writes
+    # them all; on resume each rank takes its own.
+    _gathered: Optional[list] = None
+
+    def _gather(self, runner) -> None:
+        from mmengine.dist import all_gather_object, get_world_size
+        if get_world_size() > 1:
+            self._gathered = all_gather_object(self._outside_val or _get_rng_state())
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if type(runner.train_loop).__name__ != 'EpochBasedTrainLoop' or any(
+                type(h).__name__ == 'CheckpointHook' and not h.by_epoch for h in runner.hooks):
+            self._gather(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather(runner)
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # a checkpoint written during validation (e.g. the best one) keeps the training state
         checkpoint['rng_state'] = self._outside_val or _get_rng_state()
+        if self._gathered is not None:
+            checkpoint['rng_state_per_rank'] = self._gathered
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from mmengine.dist import get_rank, get_world_size
         state = checkpoint.get('rng_state')
         if state is None:
             runner.logger.warning('RNGStateHook: the checkpoint holds no random states; the '
                                   'resumed run will not repeat the uninterrupted one exactly')
             return
+        per_rank, world = checkpoint.get('rng_state_per_rank'), get_world_size()
+        if per_rank is not None and len(per_rank) == world:
+            state = per_rank[get_rank()]
+        elif world > 1 or per_rank is not None:
+            runner.logger.warning(
+                f'RNGStateHook: the checkpoint holds the random states of '
+                f'{len(per_rank) if per_rank else 1} process(es), this run has {world}; every '
+                'process takes rank 0\'s, so the resumed run will not repeat the uninterrupted '
+                'one exactly')
         _set_rng_state(state)
         self._pending = state
 
