@@ -13,7 +13,7 @@ to those weights and the schedule cut to a few iterations:
 
 The one device override: fp16 ``AmpOptimWrapper`` asserts a GPU in mmengine, so on CPU the
 runs use the plain ``OptimWrapper`` (as tests/test_video_kinetics_layout.py). DataLoader
-workers 10 -> 1 (persistent, as written) for the 2-core machine.
+workers 10 -> 1 for the 2-core machine.
 
 Also: the zero-shot class embeddings are split over the processes of a distributed run (each
 encodes its share of the 80,000 prompts) and equal the single-process ones.
@@ -129,6 +129,9 @@ def test_mim_paper_config(layouts, monkeypatch, procs):
     assert np.isfinite(cos).all() and (np.abs(cos) <= 1).all()
     assert [r['loss'] for r in train] == pytest.approx(list(-np.cumsum(cos) / np.arange(
         1, len(cos) + 1)), abs=1e-6)
+    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    # an epoch-based loop without persistent workers: a resume repeats the run exactly
+    assert 'persistent workers in an epoch-based loop' not in log
     sd = _state_dict(osp.join(work, 'epoch_1.pth'))
     # the frozen teacher is the configured open_clip file, untouched by training
     clip = torch.load('checkpoints/openai_clip_vit-l-14.pth', map_location='cpu')
@@ -201,3 +204,32 @@ def test_zero_shot_classifier_split_over_processes(tmp_path):
     assert res[0]['encoded'] == CLASSES[:3] and res[1]['encoded'] == CLASSES[3:]
     for r in res:
         assert r['w'].shape == (8, 5) and torch.allclose(r['w'], want, atol=1e-6)
+
+
+def test_zero_shot_prompts_are_encoded_without_their_padding():
+    """The class embeddings come from the prompts cut after their end-of-text token (OpenAI's
+    ImageNet prompts are <= ~20 of the 77 tokens) and equal those of the whole 77-token
+    context; a token 0 (the padding id, and also "!" within "!$") inside a prompt is kept."""
+    from eva_mm.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='eva_mm.EVACLIP', embed_dim=8,
+        vision=dict(arch=dict(embed_dims=16, num_layers=1, num_heads=2,
+                              feedforward_channels=32), img_size=16, patch_size=8),
+        text_cfg=dict(context_length=77, vocab_size=49408, width=16, heads=2,
+                      layers=2))).eval()
+    model.text.positional_embedding.data.normal_()  # every position matters
+    seen = []
+    hook = model.text.transformer.register_forward_pre_hook(
+        lambda mod, args: seen.append(args[0].shape[1]))
+    templates = ['a photo of a {}.', 'itap of a {}!', 'a {} !$ in a photo']  # "!$": [0, 259]
+    w = model.build_zero_shot_classifier(CLASSES[:2], templates)
+    hook.remove()
+    assert len(seen) == 2 and max(seen) < 20  # not the 77-token context
+    tokens = model.tokenize([t.format(c) for c in CLASSES[:2] for t in templates])
+    inside = torch.arange(77) < tokens.argmax(-1, keepdim=True)
+    assert ((tokens == 0) & inside).any()  # a token 0 inside a prompt
+    with torch.no_grad():
+        full = model.encode_text(tokens).reshape(2, 3, -1)  # the whole context
+    want = torch.nn.functional.normalize(full.mean(1), dim=-1).T
+    assert torch.allclose(w, want, atol=1e-5), (w - want).abs().max()

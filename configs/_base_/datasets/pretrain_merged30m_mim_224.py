@@ -16,7 +16,9 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=10,
-    persistent_workers=True,
+    # False: an epoch-based loop resumed at epoch k restarts the workers, so only workers
+    # restarted every epoch repeat an uninterrupted run exactly (eva_mm.RNGStateHook)
+    persistent_workers=False,
     pin_memory=True,
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
