@@ -3,8 +3,9 @@
 validation between the checkpoint it resumes from and the end, drop path switched on (the torch
 random stream matters) and data workers where the family's config uses them. The detector's
 test is ``tests/test_det_train.py::test_sigkill_and_resume_ends_bit_identical``, DeepSpeed's is
-``tests/test_resume_deepspeed.py``, two processes through ``tools/dist_train.sh`` are in
-``tests/test_multinode.py``. Harness: ``tests/_kill.py``."""
+``tests/test_resume_deepspeed.py``, two processes through ``tools/dist_train.sh`` with per-rank
+seeds (each rank resumes its own random states) are in ``tests/test_multinode.py``. Harness:
+``tests/_kill.py``."""
 import importlib.util
 import os.path as osp
 import sys
@@ -143,13 +144,3 @@ def test_persistent_workers_in_an_epoch_loop_are_warned_about(cls_data, tmp_path
     assert 'Epoch(train) [1][4/4]' in log
     assert ('persistent workers in an epoch-based loop' in log) == persistent
 
-
-def test_two_processes_with_per_rank_seeds(cls_data, tmp_path):
-    """``tools/dist_train.sh CONFIG 2`` with the configs' per-rank seeds
-    (``randomness.diff_rank_seed=True``): rank 0 writes the checkpoint, yet each rank resumes
-    its own random states (gathered from all ranks before the save). Before that, every rank
-    took rank 0's and rank 1 drew other flips and drop-path masks after the resume."""
-    opts = _cls_opts(cls_data, 0) + ['randomness.diff_rank_seed=True',
-                                     'train_dataloader.batch_size=4']
-    assert_resume_is_exact(CLS, tmp_path, opts, kill_after='epoch_2.pth', final='epoch_4.pth',
-                           nprocs=2)
