@@ -56,6 +56,11 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
    ``put_text`` now write a temporary file in the same folder, flush and fsync it, and rename
    it over the target (atomic on POSIX): a checkpoint file is complete or absent, and
    ``last_checkpoint`` (written after its checkpoint) always names a complete one.
+12. mmcv 2.1.0's ``LoadImageFromFile`` re-raises a decoding error as it comes, so an empty or
+   otherwise undecodable image file stops training with e.g. OpenCV's ``(-215:Assertion
+   failed) !buf.empty() in function 'imdecode_'``, naming no file (a truncated JPEG that
+   decodes to ``None`` does get ``failed to load image: <file>``). Such errors are now raised
+   again as ``ImageReadError: cannot read image <file>: <the original error>``, chained.
 """
 import functools
 import importlib
@@ -472,6 +477,32 @@ class _AtomicTextFile:
             atomic_write(self.path, ''.join(self.parts).encode())
 
 
+# -- 12. image loading errors name the file -------------------------------------------------------
+class ImageReadError(OSError):
+    """An image file that exists but cannot be read or decoded (named in the message)."""
+
+
+def fix_image_errors_name_the_file() -> None:
+    if 'image_errors' in _APPLIED:
+        return
+    from mmcv.transforms import LoadImageFromFile
+    original = LoadImageFromFile.transform
+
+    @functools.wraps(original)
+    def transform(self, results: dict):
+        try:
+            return original(self, results)
+        except Exception as e:  # noqa: BLE001 - re-raised with the file's name
+            filename = results.get('img_path')
+            if filename is None or str(filename) in str(e):
+                raise
+            raise ImageReadError(f'cannot read image {filename}: {type(e).__name__}: '
+                                 f'{str(e).strip()}') from e
+
+    LoadImageFromFile.transform = transform
+    _APPLIED.add('image_errors')
+
+
 def apply_all() -> None:
     """Apply every fix (idempotent)."""
     fix_defer_heavy_imports()  # first: before anything imports mmengine.runner
@@ -483,6 +514,7 @@ def apply_all() -> None:
     fix_mmcv_strides()
     fix_mmseg_slide_pad_shape()
     fix_atomic_local_writes()
+    fix_image_errors_name_the_file()
 
 
 if os.environ.get('EVA_MM_NO_COMPAT') != '1':

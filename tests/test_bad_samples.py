@@ -1,5 +1,5 @@
-"""Corrupt / truncated files in the seg, video and cls paper configs' training sets: by default
-an error naming the file; with ``eva_mm.SkipBadSamples`` the sample is skipped with a warning
+"""Corrupt / truncated / empty files in the det, seg, video, cls and pre-training configs'
+training sets: by default an error naming the file; with ``eva_mm.SkipBadSamples`` the sample is skipped with a warning
 and a count in the log (shared by the DataLoader workers), and too many skips stop the run."""
 import logging
 import os
@@ -112,3 +112,68 @@ def test_evaluation_sets_are_refused():
     init_default_scope('mmseg')
     with pytest.raises(ValueError, match='SkipBadSamples is for training sets'):
         DATASETS.build(ds)
+
+
+def _data_tool(name: str):
+    import importlib.util
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    try:
+        spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', 'data',
+                                                                     name + '.py'))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.pop(0)
+    return mod
+
+
+def test_det_corrupt_image_named_and_skipped(tmp_path):
+    """mmdet's COCO training set (the detectors' LSJ pipeline) with a truncated JPEG, as the
+    batches of mmdet's AspectRatioBatchSampler reach it (it reads sizes through the wrapper)."""
+    from mmdet.datasets.samplers import AspectRatioBatchSampler
+    from mmengine.dataset import DefaultSampler
+    root = str(tmp_path / 'shapes_det') + '/'
+    _data_tool('make_shapes_det').make_shapes(root, size=64, train=3, val=1, lvis_train=1,
+                                              lvis_val=1, verbose=False)
+    import json
+    imgs = json.load(open(root + 'annotations/instances_train.json'))['images']
+    bad = root + imgs[1]['file_name']
+    _truncate(bad)
+    ds = _train_set(osp.join(ROOT, 'configs/det/eva-tiny_cmrcnn_shapes.py'), 'mmdet',
+                    data_root=root)
+    plain = DATASETS.build(ds)
+    with pytest.raises(Exception, match=r'failed to load image.*' + osp.basename(bad)):
+        plain[1]
+    skip = SkipBadSamples(ds, max_skipped=1)
+    batches = AspectRatioBatchSampler(DefaultSampler(skip, shuffle=False), batch_size=3)
+    with _Warnings() as warnings:
+        samples = [skip[i] for batch in batches for i in batch]
+    assert len(samples) == 3 and skip.num_skipped == 1
+    assert samples[1]['data_samples'].img_path.endswith(imgs[2]['file_name'])
+    assert any(osp.basename(bad) in w and '[1 skipped so far, limit 1]' in w for w in warnings)
+
+
+@pytest.mark.parametrize('config', ['eva-tiny_mim_shapes.py', 'eva-tiny_clip_shapes.py'])
+def test_pretrain_corrupt_image_named_and_skipped(tmp_path, config):
+    """The MIM image folder and the EVA-CLIP image-caption set with an unreadable image."""
+    root = _data_tool('make_captioned_shapes').make_captioned_shapes(
+        str(tmp_path / 'captioned'), 3, 1, 48, seed=0, verbose=False)
+    names = sorted(os.listdir(osp.join(root, 'train')))
+    names = [n for n in names if n.endswith(('.png', '.jpg'))]
+    bad = osp.join(root, 'train', names[0])
+    with open(bad, 'wb') as f:
+        f.write(b'')
+    ds = _train_set(osp.join(ROOT, 'configs/pretrain', config), 'mmpretrain', data_root=root)
+    plain = DATASETS.build(ds)
+    paths = [plain.get_data_info(i)['img_path'] for i in range(len(plain))]
+    i_bad = paths.index(bad)
+    with pytest.raises(Exception, match=osp.basename(bad)):
+        plain[i_bad]
+    skip = SkipBadSamples(ds, max_skipped=1)
+    with _Warnings() as warnings:
+        assert skip[i_bad]['data_samples'] is not None
+    assert skip.num_skipped == 1
+    assert any(osp.basename(bad) in w and 'skipped so far' in w for w in warnings)
+    with pytest.raises(TooManyBadSamples, match='more than max_skipped=1'):
+        skip[i_bad]

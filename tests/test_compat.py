@@ -439,3 +439,22 @@ def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch):
     hook._save_checkpoint_with_step(_Runner(), 4, meta={})
     assert replaced == ['iter_4.pth', 'last_checkpoint']
     assert (tmp_path / 'last_checkpoint').read_text().endswith('iter_4.pth')
+
+
+# -- 12. image loading errors name the file ------------------------------------------------------
+def test_undecodable_image_error_needs_and_gets_the_file_name(tmp_path):
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    code = ('from mmcv.transforms import LoadImageFromFile; '
+            f'LoadImageFromFile()(dict(img_path={str(empty)!r}))')
+    broken = _run(code, env=ENV_NO_COMPAT)
+    assert broken.returncode != 0 and 'imdecode' in broken.stderr
+    assert 'empty.jpg' not in broken.stderr.strip().splitlines()[-1]
+    from mmcv.transforms import LoadImageFromFile
+    with pytest.raises(compat.ImageReadError, match=r'cannot read image .*empty\.jpg: error: '):
+        LoadImageFromFile()(dict(img_path=str(empty)))
+    truncated = tmp_path / 'truncated.jpg'  # decodes to None: mmcv's own message, unchanged
+    truncated.write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+    with pytest.raises(AssertionError, match=r'failed to load image: .*truncated\.jpg'):
+        LoadImageFromFile()(dict(img_path=str(truncated)))
+    assert LoadImageFromFile(ignore_empty=True)(dict(img_path=str(empty))) is None
