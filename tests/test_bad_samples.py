@@ -1,6 +1,7 @@
 """Corrupt / truncated / empty files in the det, seg, video, cls and pre-training configs'
-training sets: by default an error naming the file; with ``eva_mm.SkipBadSamples`` the sample is skipped with a warning
-and a count in the log (shared by the DataLoader workers), and too many skips stop the run."""
+training sets: by default an error naming the file; with ``eva_mm.SkipBadSamples`` the sample
+is skipped with a warning and a count in the log (shared by the DataLoader workers), and too
+many skips stop the run."""
 import logging
 import os
 import os.path as osp
