@@ -53,4 +53,74 @@ def shrink_detector_cfg(model: Any, width: int = 64, depth: int = 4, heads: int 
     return model
 
 
-__all__ = ['official_tiny_cfg', 'shrink_detector_cfg']
+def retarget_data_root(cfg: Any, root: str) -> Any:
+    """Move every path of a config (a ``Config``) that starts with its ``data_root`` under
+    ``root`` instead, in place: the datasets' ``data_root`` (also inside ConcatDataset /
+    ClassBalancedDataset wrappers), the evaluators' ``ann_file`` and any other file read from the
+    data folder (the LVIS federated loss' ``class_freq``). ``root`` ends with ``/`` as the
+    configs' ``data_root``. Returns ``cfg``."""
+    old = cfg.get('data_root')
+    if not old:
+        raise ValueError('the config defines no data_root to move')
+    old_bare = old.rstrip('/')
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            if node == old or node == old_bare:
+                return root
+            return root + node[len(old):] if node.startswith(old) else node
+        if isinstance(node, dict):
+            for k in list(node.keys()):
+                node[k] = walk(node[k])
+        elif isinstance(node, list):
+            node[:] = [walk(v) for v in node]
+        elif isinstance(node, tuple):
+            return tuple(walk(v) for v in node)
+        return node
+
+    for key in list(cfg.keys()):
+        cfg[key] = walk(cfg[key])
+    return cfg
+
+
+def _train_datasets(dataset: Any) -> list:
+    """The leaf datasets of a (possibly wrapped: ConcatDataset, ClassBalancedDataset) config."""
+    if 'datasets' in dataset:
+        return [d for sub in dataset.datasets for d in _train_datasets(sub)]
+    if 'dataset' in dataset:
+        return _train_datasets(dataset.dataset)
+    return [dataset]
+
+
+def tiny_train_cfg(cfg: Any, size: int, data_root: str) -> Any:
+    """A paper detection config (a ``Config``, train + val), shrunk in place to train on a CPU:
+    the official tiny reference model (:func:`official_tiny_cfg`) with the square pad and the
+    global rel-pos tables at ``size``, the LSJ resize / crop of the training pipeline at
+    ``size`` x ``size`` (the ratio range, flip and filters stay the config's), data read from
+    ``data_root`` (:func:`retarget_data_root`), fp32 (``AmpOptimWrapper`` needs a GPU; the
+    optimizer, layer decay and its options stay the config's), no pretrained file, one process
+    worker-less loading. Returns ``cfg``."""
+    official_tiny_cfg(cfg, size)
+    model = cfg.model.get('module', cfg.model)
+    model.backbone.rel_pos_img_size = size
+    for ds in _train_datasets(cfg.train_dataloader.dataset):
+        for t in ds.pipeline:
+            if t['type'] == 'RandomResize':
+                t['scale'] = (size, size)
+            elif t['type'] == 'RandomCrop':
+                t['crop_size'] = (size, size)
+    retarget_data_root(cfg, data_root)
+    ow = cfg.optim_wrapper
+    if ow.get('type') == 'AmpOptimWrapper':
+        ow.type = 'OptimWrapper'
+        ow.pop('dtype', None)
+        ow.pop('loss_scale', None)
+    cfg.allow_random_init = True
+    cfg.load_from = None
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[name].num_workers = 0
+        cfg[name].persistent_workers = False
+    return cfg
+
+
+__all__ = ['official_tiny_cfg', 'shrink_detector_cfg', 'retarget_data_root', 'tiny_train_cfg']
