@@ -37,6 +37,13 @@ class DetMaskTTAModel(DetTTAModel):
         missing = [k for k in ('nms', 'max_per_img') if k not in tta_cfg]
         if missing:
             raise ValueError(f'DetMaskTTAModel tta_cfg needs {missing}')
+        inner = kwargs.get('module')
+        if isinstance(inner, dict) and 'module' in inner:
+            # `tools/test.py X_tta.py --tta`: the views would reach the inner TTA model's data
+            # preprocessor one by one (an assertion about a 3-D tensor deep inside mmdet)
+            raise ValueError(f'DetMaskTTAModel around another test-time-augmentation model '
+                             f'({inner.get("type")}): the config tests with TTA already (a '
+                             f'*_tta.py config); run tools/test.py on it without --tta')
         super().__init__(tta_cfg=ConfigDict(tta_cfg), **kwargs)
 
     def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
