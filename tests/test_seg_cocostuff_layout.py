@@ -23,13 +23,14 @@ from mmengine.config import Config
 from PIL import Image
 
 import test_seg_ade20k_layout as ade  # its helpers (module import: its tests are not re-run)
+from test_det_layouts_train import tools_test, unformatted_config_text  # noqa: F401 (fixture)
 from _cli import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COCO_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_cocostuff.py')
 COCO_MS_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_cocostuff_ms.py')
 
-pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
+pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py
 
 
 def _generator():
@@ -105,17 +106,17 @@ def test_cocostuff_config_trains_validates_and_tests(cocostuff, tmp_path):
     val = _val_mious(str(work))
     assert len(val) == 1 and _ok(val[0])
 
-    test = run_tool('test.py', [cfg_file, str(ckpt), '--work-dir', str(tmp_path / 'test')])
+    test = tools_test(cfg_file, str(ckpt), str(tmp_path / 'test'))
     assert set(test) >= {'mIoU', 'aAcc', 'mAcc'}
     assert test['mIoU'] == pytest.approx(val[0], abs=1e-6)  # same model, same windows
-    tta = run_tool('test.py', [cfg_file, str(ckpt), '--tta', '--work-dir', str(tmp_path / 'tta')])
+    tta = tools_test(cfg_file, str(ckpt), str(tmp_path / 'tta'), '--tta')
     assert _ok(tta['mIoU']) and _ok(tta['aAcc'])
     # the multi-scale config is the same test as --tta
     ms_file = str(tmp_path / 'cocostuff_ms_tiny.py')
     ms_cfg = tiny_cfg(cocostuff, str(tmp_path / 'ms'), COCO_MS_CFG)
     assert ms_cfg.model.type == 'SegTTAModel'
     ms_cfg.dump(ms_file)
-    ms = run_tool('test.py', [ms_file, str(ckpt)])
+    ms = tools_test(ms_file, str(ckpt), str(tmp_path / 'ms_test'))
     assert ms['mIoU'] == pytest.approx(tta['mIoU'], abs=1e-6)
     assert ms['aAcc'] == pytest.approx(tta['aAcc'], abs=1e-6)
 
