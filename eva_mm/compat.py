@@ -56,6 +56,13 @@ problem at run time, is idempotent, and has a test in ``tests/test_compat.py``.
    ``put_text`` now write a temporary file in the same folder, flush and fsync it, and rename
    it over the target (atomic on POSIX): a checkpoint file is complete or absent, and
    ``last_checkpoint`` (written after its checkpoint) always names a complete one.
+11. mmengine 0.10.7's ``CheckpointHook`` with ``max_keep_ckpts`` deletes the outdated checkpoint
+   (a file, or a DeepSpeed checkpoint folder) *before* it writes the new one and before it
+   rewrites ``last_checkpoint``. A run killed during that save (a DeepSpeed save is many
+   ``torch.save`` calls on several ranks) leaves ``last_checkpoint`` naming the checkpoint just
+   deleted, and ``--resume`` fails, though a complete checkpoint existed a moment before.
+   The outdated checkpoints are now deleted after the new one and ``last_checkpoint`` are
+   written (a kill between the two leaves one checkpoint too many on disk, nothing worse).
 12. mmcv 2.1.0's ``LoadImageFromFile`` re-raises a decoding error as it comes, so an empty or
    otherwise undecodable image file stops training with e.g. OpenCV's ``(-215:Assertion
    failed) !buf.empty() in function 'imdecode_'``, naming no file (a truncated JPEG that
@@ -477,6 +484,42 @@ class _AtomicTextFile:
             atomic_write(self.path, ''.join(self.parts).encode())
 
 
+# -- 11. outdated checkpoints deleted after the new one is saved -----------------------------------
+def _deferring(backend, name: str, deferred: list) -> None:
+    """Shadow ``backend.<name>`` (remove / rmtree) with one that queues the call in
+    ``deferred`` instead of deleting."""
+    real = getattr(backend, name)
+    setattr(backend, name, lambda path: deferred.append((real, path)))
+
+
+def fix_delete_old_checkpoints_last() -> None:
+    if 'delete_old_last' in _APPLIED:
+        return
+    from mmengine.hooks import CheckpointHook
+    original = CheckpointHook._save_checkpoint_with_step
+
+    @functools.wraps(original)
+    def save_then_delete(self, runner, step, meta):
+        backend = getattr(self, 'file_backend', None)
+        if backend is None or self.max_keep_ckpts <= 0:
+            return original(self, runner, step, meta)
+        deferred: list = []
+        names = [n for n in ('remove', 'rmtree') if hasattr(backend, n)]
+        for name in names:
+            _deferring(backend, name, deferred)
+        try:
+            result = original(self, runner, step, meta)
+        finally:  # drop the instance attributes: the backend's own methods show again
+            for name in names:
+                backend.__dict__.pop(name, None)
+        for delete, path in deferred:  # only if the save succeeded
+            delete(path)
+        return result
+
+    CheckpointHook._save_checkpoint_with_step = save_then_delete
+    _APPLIED.add('delete_old_last')
+
+
 # -- 12. image loading errors name the file -------------------------------------------------------
 class ImageReadError(OSError):
     """An image file that exists but cannot be read or decoded (named in the message)."""
@@ -515,6 +558,7 @@ def apply_all() -> None:
     fix_mmseg_slide_pad_shape()
     fix_atomic_local_writes()
     fix_image_errors_name_the_file()
+    fix_delete_old_checkpoints_last()  # after 10: wraps the hook method fix 10 wraps
 
 
 if os.environ.get('EVA_MM_NO_COMPAT') != '1':
