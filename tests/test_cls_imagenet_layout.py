@@ -150,6 +150,7 @@ def test_in1k_336_dist_train_two_processes(tmp_path):
     assert sd['head.fc.weight'].shape == (1000, 48)  # the IN-1K head on the tiny backbone
     log = glob.glob(osp.join(work, '*', '*.log'))
     assert len(log) == 1 and 'Distributed training: True' in open(log[0]).read()
+    assert 'GPU number: 2' in open(log[0]).read()  # mmengine's name for the world size
     records = [json.loads(line)
                for line in open(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))[0])]
     train = [r for r in records if 'loss' in r]

@@ -158,6 +158,7 @@ def test_k400_dist_train_two_processes(tmp_path, monkeypatch):
         < 1e-4
     log = glob.glob(f'{work}/*/*.log')
     assert len(log) == 1 and 'Distributed training: True' in open(log[0]).read()
+    assert 'GPU number: 2' in open(log[0]).read()  # mmengine's name for the world size
     records = [json.loads(line) for line in open(glob.glob(f'{work}/*/vis_data/scalars.json')[0])]
     train = [r for r in records if 'loss' in r]
     assert len(train) == 1 and np.isfinite(train[0]['loss'])  # 2 videos / 2 processes
