@@ -8,7 +8,7 @@ to the working directory (docs/pretrain.md)::
                                              eva_mm: mmpretrain CustomDataset, with_label=False)
     data/laion400m/00000.tar ...             img2dataset --output_format webdataset: KEY.jpg,
     data/laion400m/00000_stats.json ...      KEY.txt (caption), KEY.json per sample; the index
-    data/laion400m/annotations.json          tools/data/build_laion_index.py (--index here)
+    data/laion400m/annotations.json          by tools/data/build_laion_index.py (not: --no-index)
     data/imagenet/val/ILSVRC2012_val_*.JPEG  ImageNet-1K val as mmpretrain's ImageNet reads it
     data/imagenet/meta/val.txt               (zero-shot validation of EVA-CLIP)
     checkpoints/openai_clip_vit-l-14.pth     an open_clip CLIP state dict (MIM teacher and
@@ -22,8 +22,8 @@ with a fixed seed: the paper configs run on them after the tiny-arch override of
 ``checkpoints/tiny_arch.json`` records them). The img2dataset ``.parquet`` files are not
 written (no parquet writer is installed, and nothing in eva_mm reads them)::
 
-    python tools/data/make_pretrain_layouts.py OUT [--images 12] [--samples 8] [--val 4]
-        [--seed 0] [--no-index]
+    python tools/data/make_pretrain_layouts.py OUT [--images 12] [--shards 2] [--samples 8]
+        [--val 4] [--seed 0] [--no-index]
 """
 import argparse
 import io
