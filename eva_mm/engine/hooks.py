@@ -47,9 +47,10 @@ class RNGStateHook(Hook):
 
     # Distributed runs: mmengine writes the checkpoint on rank 0 only (``before_save_checkpoint``
     # runs there alone), but every rank has its own random states (per-rank seeds, per-rank
-    # data). So every rank's states are gathered at the end of each train iteration / epoch,
-    # before the CheckpointHook (hence priority LOW, ahead of its VERY_LOW), and rank 0 writes
-    # them all; on resume each rank takes its own.
+    # data). So every rank's states are gathered where a checkpoint may follow (after a train
+    # iteration the CheckpointHook saves at, after each epoch, before a validation, which may
+    # save the best checkpoint), ahead of the CheckpointHook (priority LOW, ahead of its
+    # VERY_LOW), and rank 0 writes them all; on resume each rank takes its own.
     _gathered: Optional[list] = None
 
     def _gather(self, runner) -> None:
@@ -58,9 +59,12 @@ class RNGStateHook(Hook):
             self._gathered = all_gather_object(self._outside_val or _get_rng_state())
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if type(runner.train_loop).__name__ != 'EpochBasedTrainLoop' or any(
-                type(h).__name__ == 'CheckpointHook' and not h.by_epoch for h in runner.hooks):
-            self._gather(runner)
+        from mmengine.hooks import CheckpointHook
+        for h in runner.hooks:  # the same test as CheckpointHook.after_train_iter
+            if isinstance(h, CheckpointHook) and not h.by_epoch and (
+                    h.every_n_train_iters(runner, h.interval, h.save_begin)
+                    or (h.save_last and h.is_last_train_iter(runner))):
+                return self._gather(runner)
 
     def after_train_epoch(self, runner) -> None:
         self._gather(runner)
@@ -92,6 +96,7 @@ class RNGStateHook(Hook):
 
     def before_val(self, runner) -> None:
         self._outside_val = _get_rng_state()
+        self._gather(runner)
 
     def after_val(self, runner) -> None:
         state, self._outside_val = self._outside_val, None
