@@ -136,3 +136,21 @@ def test_cocostuff_dist_train_two_processes(cocostuff, tmp_path):
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     val = _val_mious(str(work))
     assert len(val) == 1 and _ok(val[0])
+
+
+def test_ms_config_with_tta_flag_is_a_clear_error(cocostuff, tmp_path):
+    """``tools/test.py eva_mask2former_cocostuff_ms.py CKPT --tta`` wrapped the TTA model in a
+    second one, which died at the first image inside mmseg's data preprocessor
+    (``TypeError: 'SegDataSample' object is not iterable``); the config's ``tta_model``
+    (eva_mm.SegTTAModel) now refuses that when built."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    ms = tiny_cfg(cocostuff, str(tmp_path), COCO_MS_CFG)
+    ms.tta_model.module = ms.model  # what tools/test.py --tta does
+    with pytest.raises(ValueError, match=r'SegTTAModel around another test-time-augmentation '
+                                         r'model \(SegTTAModel\).*without --tta'):
+        MODELS.build(ms.tta_model)
+    plain = tiny_cfg(cocostuff, str(tmp_path), COCO_CFG)
+    plain.tta_model.module = plain.model
+    assert type(MODELS.build(plain.tta_model)).__name__ == 'SegTTAModel'

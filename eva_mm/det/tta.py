@@ -1,6 +1,6 @@
 """Test-time augmentation that also merges instance masks (mmdet's ``DetTTAModel`` refuses
 masks)."""
-from typing import List
+from typing import Any, List
 
 import torch
 from mmcv.ops import batched_nms
@@ -20,6 +20,16 @@ def unflip_masks(masks: torch.Tensor, direction: str) -> torch.Tensor:
     return masks.flip(dims[direction])
 
 
+def refuse_nested_tta(wrapper: str, module: Any) -> None:
+    """Raise a clear ``ValueError`` when a TTA model's ``module`` config is itself a TTA model
+    (``tools/test.py X_tta.py --tta``: the views would reach the inner wrapper's data
+    preprocessor one by one and die deep inside mmdet / mmseg)."""
+    if isinstance(module, dict) and 'module' in module:
+        raise ValueError(f'{wrapper} around another test-time-augmentation model '
+                         f'({module.get("type")}): the config tests with TTA already (a *_tta.py '
+                         f'/ *_ms.py config); run tools/test.py on it without --tta')
+
+
 @MODELS.register_module()
 class DetMaskTTAModel(DetTTAModel):
     """``DetTTAModel`` for detectors with masks: boxes of all views are un-flipped and merged
@@ -37,13 +47,7 @@ class DetMaskTTAModel(DetTTAModel):
         missing = [k for k in ('nms', 'max_per_img') if k not in tta_cfg]
         if missing:
             raise ValueError(f'DetMaskTTAModel tta_cfg needs {missing}')
-        inner = kwargs.get('module')
-        if isinstance(inner, dict) and 'module' in inner:
-            # `tools/test.py X_tta.py --tta`: the views would reach the inner TTA model's data
-            # preprocessor one by one (an assertion about a 3-D tensor deep inside mmdet)
-            raise ValueError(f'DetMaskTTAModel around another test-time-augmentation model '
-                             f'({inner.get("type")}): the config tests with TTA already (a '
-                             f'*_tta.py config); run tools/test.py on it without --tta')
+        refuse_nested_tta('DetMaskTTAModel', kwargs.get('module'))
         super().__init__(tta_cfg=ConfigDict(tta_cfg), **kwargs)
 
     def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:

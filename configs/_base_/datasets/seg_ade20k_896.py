@@ -47,7 +47,8 @@ tta_pipeline = [
             [dict(type='PackSegInputs', meta_keys=pack_meta_keys)]
         ])
 ]
-tta_model = dict(type='SegTTAModel')
+# eva_mm's: mmseg's SegTTAModel that refuses to wrap a TTA model (`tools/test.py X_ms.py --tta`)
+tta_model = dict(type='eva_mm.SegTTAModel')
 train_dataloader = dict(
     batch_size=1,  # x 64 processes = the official total batch 64 (64 GPUs x 1)
     num_workers=4,

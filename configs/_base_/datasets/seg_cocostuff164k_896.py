@@ -41,7 +41,8 @@ tta_pipeline = [
             [dict(type='PackSegInputs')]
         ])
 ]
-tta_model = dict(type='SegTTAModel')
+# eva_mm's: mmseg's SegTTAModel that refuses to wrap a TTA model (`tools/test.py X_ms.py --tta`)
+tta_model = dict(type='eva_mm.SegTTAModel')
 train_dataloader = dict(
     batch_size=1,  # x 32 processes = the official total batch 32 (32 GPUs x 1)
     num_workers=4,
