@@ -21,3 +21,17 @@ def run_tool(script: str, argv: List[str]):
         return mod.main()
     finally:
         sys.argv = old
+
+
+def run_dist_train(config: str, procs: int = 2, args: List[str] = (), timeout: float = 400):
+    """``bash tools/dist_train.sh CONFIG procs *args`` (CPU: gloo; a free port is picked) in
+    the current directory; fails the test with the output's tail unless it exits 0. Returns
+    the completed process."""
+    import os
+    import subprocess
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env.pop('PORT', None)
+    r = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config, str(procs),
+                        *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return r

@@ -18,7 +18,7 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
-from _cli import run_tool
+from _cli import run_dist_train, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 WNIDS = ('n01440764', 'n01443537')  # ImageNet-1K classes 0 and 1
@@ -117,20 +117,6 @@ def test_imagenet_configs_train_validate_and_test(tmp_path):
     assert set(test) >= {'accuracy/top1', 'accuracy/top5'} and np.isfinite(val)
 
 
-def _dist_train(config: str, procs: int = 2) -> None:
-    """``bash tools/dist_train.sh CONFIG procs`` (CPU: gloo) on a free port; fails the test
-    with the output's tail unless it exits 0."""
-    import socket
-    import subprocess
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1')
-    r = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config, str(procs)],
-                       env=env, capture_output=True, text=True, timeout=400)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-
-
 def test_in1k_336_dist_train_two_processes(tmp_path):
     """``tools/dist_train.sh configs/cls/eva_in1k_336.py 2`` (tiny backbone, random init,
     CPU, gloo) on the ImageNet layout: the 4 train images split over 2 processes (1 iteration
@@ -144,7 +130,7 @@ def test_in1k_336_dist_train_two_processes(tmp_path):
     work = str(tmp_path / 'in1k')
     cfg = tiny_cls_cfg('eva_in1k_336.py', data, work)
     cfg.dump(str(tmp_path / 'in1k_tiny.py'))
-    _dist_train(str(tmp_path / 'in1k_tiny.py'))
+    run_dist_train(str(tmp_path / 'in1k_tiny.py'))
     sd = torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu',
                     weights_only=False)['state_dict']
     assert sd['head.fc.weight'].shape == (1000, 48)  # the IN-1K head on the tiny backbone

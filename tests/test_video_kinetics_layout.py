@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from _cli import run_tool
+from _cli import run_dist_train, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location(
@@ -112,20 +112,6 @@ def test_k722_then_k400_train_validate_and_test(tmp_path, monkeypatch):
     assert set(metrics) >= {'acc/top1', 'acc/top5'} and 0 <= metrics['acc/top1'] <= 1
 
 
-def _dist_train(config: str, procs: int = 2) -> None:
-    """``bash tools/dist_train.sh CONFIG procs`` in the working directory (CPU: gloo), on a
-    free port; fails the test with the output's tail unless it exits 0."""
-    import socket
-    import subprocess
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1')
-    r = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config, str(procs)],
-                       env=env, capture_output=True, text=True, timeout=400)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-
-
 def test_k400_dist_train_two_processes(tmp_path, monkeypatch):
     """``tools/dist_train.sh configs/video/eva_k400.py 2`` (tiny backbone, CPU, gloo): the 2
     train videos split over 2 processes, one validation, checkpoint and metric written. The
@@ -149,7 +135,7 @@ def test_k400_dist_train_two_processes(tmp_path, monkeypatch):
     k400 = tiny_video_cfg('eva_k400.py')
     k400.model.cls_head.num_classes = 2
     k400.dump('eva_k400.py')
-    _dist_train('eva_k400.py')
+    run_dist_train('eva_k400.py')
     work = 'work_dirs/eva_k400'
     sd = torch.load(f'{work}/epoch_1.pth', map_location='cpu', weights_only=False)['state_dict']
     # initialised from the K722 file: the head rows of K400's classes through the mapping
