@@ -32,7 +32,6 @@ SIZE = 128  # square pad / LSJ crop / test resize; the images are 128 x 96
 ITERS = 2
 
 
-
 @pytest.fixture(scope='module')
 def unformatted_config_text():
     """mmengine formats the config text with yapf 3-4 times per run (log, dump, message hub,
@@ -50,6 +49,7 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  #
 
 @pytest.fixture(scope='module')
 def layouts(tmp_path_factory) -> dict:
+    """2 train + 2 val images (128 x 96) per dataset in the official layouts."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         'make_det_layouts', osp.join(ROOT, 'tools', 'data', 'make_det_layouts.py'))
