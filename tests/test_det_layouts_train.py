@@ -207,3 +207,14 @@ def test_tta_config_with_tta_flag_is_a_clear_error():
     plain = official_tiny_cfg(Config.fromfile(osp.join(DET, 'eva_cmrcnn_coco.py')), SIZE)
     plain.tta_model.module = plain.model
     assert type(MODELS.build(plain.tta_model)).__name__ == 'DetMaskTTAModel'
+
+
+@pytest.mark.parametrize('config', ['det/eva_cmrcnn_coco_tta.py', 'det/eva_cmrcnn_lvis_tta.py',
+                                    'seg/eva_mask2former_ade20k_ms.py'])
+def test_tools_test_refuses_tta_on_a_tta_config(config, tmp_path):
+    """``tools/test.py X_tta.py CKPT --tta`` (any task) stops before building anything, saying
+    the config's model already is the TTA wrapper."""
+    ckpt = tmp_path / 'never_read.pth'
+    with pytest.raises(SystemExit, match=r'already a test-time augmentation wrapper .*'
+                                         r'run it without --tta'):
+        run_tool('test.py', [osp.join(osp.dirname(DET), config), str(ckpt), '--tta'])

@@ -49,6 +49,9 @@ def main() -> dict:
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise SystemExit(f'--tta: {args.config} defines no tta_model / tta_pipeline')
+        if 'module' in cfg.model:
+            raise SystemExit(f'--tta: the model of {args.config} is already a test-time '
+                             f'augmentation wrapper ({cfg.model.type}); run it without --tta')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
