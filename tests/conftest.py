@@ -20,3 +20,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope='module')
+def unformatted_config_text():
+    """mmengine formats a config's text with yapf 3-4 times per run (log, dump, message hub,
+    visualizer): ~5 s each for the paper configs on a loaded CPU, most of a tiny run's time.
+    Within this test process the text stays unformatted (the tools are unchanged). Modules
+    that run the tools in-process opt in with ``pytestmark``."""
+    import mmengine.config.config as mm_config
+    original = mm_config.FormatCode
+    mm_config.FormatCode = lambda text, **kwargs: (text, False)
+    yield
+    mm_config.FormatCode = original

@@ -32,19 +32,7 @@ SIZE = 128  # square pad / LSJ crop / test resize; the images are 128 x 96
 ITERS = 2
 
 
-@pytest.fixture(scope='module')
-def unformatted_config_text():
-    """mmengine formats the config text with yapf 3-4 times per run (log, dump, message hub,
-    visualizer): ~5 s each for these configs on a loaded CPU, most of a tiny run's time. In
-    this process the text stays unformatted (the same Python; the tools are unchanged)."""
-    import mmengine.config.config as mm_config
-    original = mm_config.FormatCode
-    mm_config.FormatCode = lambda text, **kwargs: (text, False)
-    yield
-    mm_config.FormatCode = original
-
-
-pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py; above
+pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -22,6 +22,7 @@ from eva_mm.models import EVAViT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REF_CKPT = osp.join(osp.dirname(ROOT), 'shared', 'reference', 'eva01_det', 'official_tiny_coco.pth')
+pytestmark = pytest.mark.usefixtures('unformatted_config_text')  # conftest.py
 
 
 def _load_module(name: str, path: str):

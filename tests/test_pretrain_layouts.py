@@ -43,7 +43,7 @@ from make_pretrain_layouts import TINY_CLIP, apply_tiny_arch  # noqa: E402
 CONFIGS = {'mim': 'eva_mim_clip-l.py', 'clip': 'eva_clip_g.py'}
 IMAGES = 12  # merged-30M images: 6 iterations of 2 in one process, 3 in each of two
 
-pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
+pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -30,7 +30,7 @@ IMG_HW = (96, 128)
 SCALE = 1 / 7
 
 
-pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
+pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py
 
 
 def write_ade20k(root: str, num_train: int = 2, num_val: int = 1, seed: int = 0) -> str:

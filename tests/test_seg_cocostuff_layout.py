@@ -23,7 +23,7 @@ from mmengine.config import Config
 from PIL import Image
 
 import test_seg_ade20k_layout as ade  # its helpers (module import: its tests are not re-run)
-from test_det_layouts_train import tools_test, unformatted_config_text  # noqa: F401 (fixture)
+from test_det_layouts_train import tools_test
 from _cli import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
