@@ -5,7 +5,11 @@
 epoch and validates (``tools/train.py``); K400 starts from that checkpoint (backbone + the
 K722 head through the class mapping) as its config says, trains one epoch, validates, and
 ``tools/test.py`` evaluates 4 clips x 3 crops per video. K400 also trains and validates as 2
-CPU processes through ``tools/dist_train.sh CONFIG 2``.
+CPU processes through ``tools/dist_train.sh CONFIG 2``. K600 and K700 (``eva_k600.py``,
+``eva_k700.py``) start from a K722 model the same way (head rows through
+``k722_to_k{600,700}_mapping.npy``), train, validate once and are tested; their generated
+classes have the release's parentheses / apostrophes in the folder names
+(``petting_animal_(not_cat)``, ``massaging_person's_head``).
 
 Regression test of issue 13: every Kinetics config died at its first validation (val batch
 size 2 vs the model's ``max_testing_views``, which mmaction2 allows with batch 1 only).
@@ -28,9 +32,11 @@ _spec = importlib.util.spec_from_file_location(
 ms = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ms)
 
-# two classes per release; K600 and K700 share 'abseiling' with K400 -> K722 has 4 classes
-CLASSES = {'400': ['abseiling', 'air drumming'], '600': ['abseiling', 'acting in play'],
-           '700': ['abseiling', 'adjusting glasses']}
+# two classes per release; K600 and K700 share 'abseiling' with K400 -> K722 has 4 classes.
+# Real K600 / K700 class names with '(' ')' and "'" (kept in the folder names by mmaction2's
+# rename_classnames.sh, which only turns spaces into '_')
+CLASSES = {'400': ['abseiling', 'air drumming'], '600': ['abseiling', 'petting animal (not cat)'],
+           '700': ['abseiling', "massaging person's head"]}
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
@@ -85,6 +91,23 @@ def tiny_video_cfg(name: str) -> Config:
     return cfg
 
 
+def save_k722_start() -> dict:
+    """The tiny K722 recognizer's initial weights (4 classes, not trained) as
+    ``work_dirs/eva_k722/epoch_40.pth``, the file eva_k400/600/700.py start from (in the
+    current directory); returns its state dict."""
+    import torch
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    k722 = tiny_video_cfg('eva_k722.py')
+    k722.model.cls_head.num_classes = 4  # the 4 classes build_k722 merged
+    k722.model.backbone.init_cfg = None
+    init_default_scope('mmaction')
+    start = MODELS.build(k722.model).state_dict()
+    os.makedirs('work_dirs/eva_k722')
+    torch.save(dict(state_dict=start), 'work_dirs/eva_k722/epoch_40.pth')
+    return start
+
+
 def test_k722_then_k400_train_validate_and_test(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the configs' relative data/ and work_dirs/ paths, as written
     write_kinetics(str(tmp_path))
@@ -120,17 +143,9 @@ def test_k400_dist_train_two_processes(tmp_path, monkeypatch):
     import json
 
     import torch
-    from mmaction.registry import MODELS
-    from mmengine.registry import init_default_scope
     monkeypatch.chdir(tmp_path)
     write_kinetics(str(tmp_path))
-    k722 = tiny_video_cfg('eva_k722.py')
-    k722.model.cls_head.num_classes = 4  # the 4 classes build_k722 merged
-    k722.model.backbone.init_cfg = None
-    init_default_scope('mmaction')
-    start = MODELS.build(k722.model).state_dict()
-    os.makedirs('work_dirs/eva_k722')
-    torch.save(dict(state_dict=start), 'work_dirs/eva_k722/epoch_40.pth')  # eva_k400's init
+    start = save_k722_start()  # eva_k400's init
 
     k400 = tiny_video_cfg('eva_k400.py')
     k400.model.cls_head.num_classes = 2
@@ -150,3 +165,51 @@ def test_k400_dist_train_two_processes(tmp_path, monkeypatch):
     assert len(train) == 1 and np.isfinite(train[0]['loss'])  # 2 videos / 2 processes
     val = [r for r in records if 'acc/top1' in r]
     assert len(val) == 1 and 0 <= val[0]['acc/top1'] <= val[0]['acc/top5'] <= 1
+
+
+@pytest.mark.parametrize('release', ['600', '700'])
+def test_k600_k700_from_k722_train_validate_and_test(tmp_path, monkeypatch, release):
+    """``eva_k600.py`` / ``eva_k700.py`` as written (2 classes generated) from a K722 model:
+    ``tools/train.py`` (2 videos at batch 1 = 2 iterations, one validation of the val video),
+    the head initialised through ``k722_to_k{600,700}_mapping.npy``, then ``tools/test.py``
+    (4 clips x 3 crops) on its checkpoint, predictions dumped with ``--out``."""
+    import glob
+    import json
+    import pickle
+
+    import torch
+    monkeypatch.chdir(tmp_path)
+    write_kinetics(str(tmp_path))
+    start = save_k722_start()
+    k722_classes = open('data/k722/label_map_k722.txt').read().splitlines()
+    mapping = np.load(f'data/k722/k722_to_k{release}_mapping.npy')
+    # the K722 index of each class of this release, in its label order
+    assert [k722_classes[i] for i in mapping] == CLASSES[release]
+
+    name = f'eva_k{release}'
+    cfg = tiny_video_cfg(f'{name}.py')
+    assert cfg.model.cls_head.class_mapping == f'data/k722/k722_to_k{release}_mapping.npy'
+    assert cfg.train_dataloader.dataset.ann_file == \
+        f'data/kinetics{release}/kinetics{release}_train_list_videos.txt'
+    cfg.model.cls_head.num_classes = 2  # the generated release's label map
+    cfg.dump(f'{name}.py')
+    run_tool('train.py', [f'{name}.py'])
+    work = f'work_dirs/{name}'
+    records = [json.loads(line) for line in open(glob.glob(f'{work}/*/vis_data/scalars.json')[0])]
+    assert len([r for r in records if 'loss' in r]) == 2  # 2 train videos, batch 1
+    val = [r for r in records if 'acc/top1' in r]
+    assert len(val) == 1 and 0 <= val[0]['acc/top1'] <= val[0]['acc/top5'] <= 1
+    sd = torch.load(f'{work}/epoch_1.pth', map_location='cpu', weights_only=False)['state_dict']
+    # lr 1e-6: the head is still the K722 rows of this release's classes
+    assert (sd['cls_head.fc_cls.weight'] - start['cls_head.fc_cls.weight'][mapping]).abs().max() \
+        < 1e-4
+
+    metrics = run_tool('test.py', [f'{name}.py', f'{work}/epoch_1.pth', '--out', 'preds.pkl'])
+    assert set(metrics) >= {'acc/top1', 'acc/top5'} and 0 <= metrics['acc/top1'] <= 1
+    with open('preds.pkl', 'rb') as f:
+        preds = pickle.load(f)
+    val_list = open(f'data/kinetics{release}/kinetics{release}_val_list_videos.txt').readlines()
+    assert len(preds) == len(val_list) == 1
+    assert int(preds[0]['gt_label'][0]) == int(val_list[0].split()[1])
+    assert preds[0]['pred_score'].shape == (2, ) and preds[0]['img_shape'] == (224, 224)
+    assert abs(float(preds[0]['pred_score'].sum()) - 1) < 1e-4  # softmax over the 12 views
