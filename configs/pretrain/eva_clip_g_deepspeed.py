@@ -6,6 +6,8 @@
 # marked place (configs/_base_/schedules/pretrain_clip_11b-samples.py).
 # Launch: total batch 40,960 = 256 processes x 160 images, as eva_clip_g.py.
 #   bash tools/dist_train.sh configs/pretrain/eva_clip_g_deepspeed.py 8
+# CPU check (tiny arch, bf16 in place of fp16, 2 processes, --resume):
+#   tests/test_pretrain_deepspeed_layouts.py
 _base_ = ['./eva_clip_g.py']
 runner_type = 'FlexibleRunner'
 model = dict(vision=dict(with_cp=True))

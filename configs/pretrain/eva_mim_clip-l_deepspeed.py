@@ -6,6 +6,8 @@
 # gradient_clipping = --clip_grad 3.0 of the EVA-01/eva/README.md pre-training command).
 # Launch: total batch 4096 = 128 processes x 32 images (16 nodes x 8 GPUs), as eva_mim_clip-l.py.
 #   bash tools/dist_train.sh configs/pretrain/eva_mim_clip-l_deepspeed.py 8
+# CPU check (tiny arch, bf16 in place of fp16, 2 processes, --resume):
+#   tests/test_pretrain_deepspeed_layouts.py
 _base_ = ['./eva_mim_clip-l.py']
 runner_type = 'FlexibleRunner'
 model = dict(backbone=dict(with_cp=True))
