@@ -12,7 +12,8 @@ exec .venv/bin/python -m pytest -q -p no:cacheprovider -rA --durations=0 \
     tests/test_det_layouts_train.py tests/test_det_protocols.py \
     tests/test_seg_ade20k_layout.py tests/test_seg_cocostuff_layout.py \
     tests/test_video_kinetics_layout.py tests/test_cls_imagenet_layout.py \
-    tests/test_pretrain_layouts.py \
+    tests/test_cls_eval_layouts.py tests/test_pretrain_layouts.py \
+    tests/test_pretrain_deepspeed_layouts.py \
     tests/test_resume.py tests/test_resume_deepspeed.py \
     "tests/test_det_train.py::test_sigkill_and_resume_ends_bit_identical" \
     tests/test_multinode.py tests/test_bad_samples.py "$@"
