@@ -35,3 +35,18 @@ def run_dist_train(config: str, procs: int = 2, args: List[str] = (), timeout: f
                         *args], env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     return r
+
+
+def load_data_tool(name: str):
+    """``tools/data/<name>.py`` as a module (the folder's other tools importable by it, as
+    when it runs as a script)."""
+    import importlib.util
+    folder = osp.join(ROOT, 'tools', 'data')
+    spec = importlib.util.spec_from_file_location(name, osp.join(folder, name + '.py'))
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(folder)
+    return mod

@@ -19,6 +19,8 @@ from test_cls_imagenet_layout import ROOT, tiny_cls_cfg, write_imagenet
 from test_seg_ade20k_layout import ADE_CFG, write_ade20k
 from test_video_kinetics_layout import write_kinetics
 
+from _cli import load_data_tool
+
 
 def _truncate(path: str) -> None:
     data = open(path, 'rb').read()
@@ -115,27 +117,13 @@ def test_evaluation_sets_are_refused():
         DATASETS.build(ds)
 
 
-def _data_tool(name: str):
-    import importlib.util
-    import sys
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', 'data',
-                                                                     name + '.py'))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.pop(0)
-    return mod
-
-
 def test_det_corrupt_image_named_and_skipped(tmp_path):
     """mmdet's COCO training set (the detectors' LSJ pipeline) with a truncated JPEG, as the
     batches of mmdet's AspectRatioBatchSampler reach it (it reads sizes through the wrapper)."""
     from mmdet.datasets.samplers import AspectRatioBatchSampler
     from mmengine.dataset import DefaultSampler
     root = str(tmp_path / 'shapes_det') + '/'
-    _data_tool('make_shapes_det').make_shapes(root, size=64, train=3, val=1, lvis_train=1,
+    load_data_tool('make_shapes_det').make_shapes(root, size=64, train=3, val=1, lvis_train=1,
                                               lvis_val=1, verbose=False)
     import json
     imgs = json.load(open(root + 'annotations/instances_train.json'))['images']
@@ -158,7 +146,7 @@ def test_det_corrupt_image_named_and_skipped(tmp_path):
 @pytest.mark.parametrize('config', ['eva-tiny_mim_shapes.py', 'eva-tiny_clip_shapes.py'])
 def test_pretrain_corrupt_image_named_and_skipped(tmp_path, config):
     """The MIM image folder and the EVA-CLIP image-caption set with an unreadable image."""
-    root = _data_tool('make_captioned_shapes').make_captioned_shapes(
+    root = load_data_tool('make_captioned_shapes').make_captioned_shapes(
         str(tmp_path / 'captioned'), 3, 1, 48, seed=0, verbose=False)
     names = sorted(os.listdir(osp.join(root, 'train')))
     names = [n for n in names if n.endswith(('.png', '.jpg'))]

@@ -11,7 +11,6 @@ moved and the iterations cut (tests/test_cls_imagenet_layout.py ``tiny_cls_cfg``
   evaluated images is checked against the number written.
 
 Issue 13: every paper config runs end to end on data in the official layouts."""
-import importlib.util
 import os.path as osp
 import pickle
 import uuid
@@ -21,7 +20,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from _cli import run_tool
+from _cli import load_data_tool, run_tool
 from test_cls_imagenet_layout import tiny_cls_cfg, write_imagenet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -31,14 +30,6 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RANKING_HEAD = (10, 999, 230, 1, 6, 113)
 
 pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        'make_cls_eval_layouts', osp.join(ROOT, 'tools', 'data', 'make_cls_eval_layouts.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def ranking() -> List[int]:
@@ -73,7 +64,7 @@ def layouts(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp('cls_eval')
     data = str(root / 'data')
     write_imagenet(data)  # 4 train, 4 val images (ILSVRC2012_val_00000001..4)
-    written = _generator().write_all(data, per_class=1, real_val=4)
+    written = load_data_tool('make_cls_eval_layouts').write_all(data, per_class=1, real_val=4)
     cfg = tiny_cls_cfg('eva_in1k_336.py', data, str(root / 'unused'))
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)

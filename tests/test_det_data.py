@@ -1,7 +1,6 @@
 """Shapes data, COCO / LVIS evaluation against pycocotools / lvis-api, repeat-factor sampling
 and the documented behaviour on bad annotations."""
 import copy
-import importlib.util
 import json
 import os.path as osp
 import warnings
@@ -11,30 +10,22 @@ import pytest
 import torch
 
 import eva_mm  # noqa: F401
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def _make_shapes_module():
-    spec = importlib.util.spec_from_file_location(
-        'make_shapes_det', osp.join(ROOT, 'tools', 'data', 'make_shapes_det.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from _cli import load_data_tool
 
 
 @pytest.fixture(scope='module')
 def shapes(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('shapes_det'))
-    paths = _make_shapes_module().make_shapes(out, seed=0, size=64, train=6, val=4,
-                                              lvis_train=24, lvis_val=6, verbose=False)
+    paths = load_data_tool('make_shapes_det').make_shapes(out, seed=0, size=64, train=6, val=4,
+                                                          lvis_train=24, lvis_val=6, verbose=False)
     return out, paths
 
 
 def test_generator_is_deterministic_and_lvis_complete(tmp_path, shapes):
     out, paths = shapes
-    again = _make_shapes_module().make_shapes(str(tmp_path), seed=0, size=64, train=6, val=4,
-                                              lvis_train=24, lvis_val=6, verbose=False)
+    again = load_data_tool('make_shapes_det').make_shapes(str(tmp_path), seed=0, size=64, train=6,
+                                                          val=4, lvis_train=24, lvis_val=6,
+                                                          verbose=False)
     for k in paths:
         assert json.load(open(paths[k])) == json.load(open(again[k]))
     lv = json.load(open(paths['lvis_train']))

@@ -24,7 +24,6 @@ import glob
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import numpy as np
@@ -33,10 +32,9 @@ import torch
 from mmengine.config import Config
 
 from _cli import run_dist_train, run_tool
+from test_pretrain_layouts import tiny_config as tiny_layout_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-from make_pretrain_layouts import apply_tiny_arch  # noqa: E402
 
 CONFIGS = {'mim': 'eva_mim_clip-l_deepspeed.py', 'clip': 'eva_clip_g_deepspeed.py'}
 IMAGES = 8  # merged-30M images: 2 iterations of batch 2 in each of the two processes
@@ -58,18 +56,10 @@ def layouts(tmp_path_factory) -> str:
 
 
 def tiny_config(name: str, kind: str) -> Config:
-    """``configs/pretrain/<name>`` as written except the overrides of the module docstring."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', name))
-    apply_tiny_arch(cfg, kind)
-    cfg.train_dataloader.batch_size = 2
+    """``configs/pretrain/<name>`` as written except the overrides of the module docstring
+    (those of the non-DeepSpeed layout test, plus the strategy's batch size and bf16)."""
+    cfg = tiny_layout_config(name, kind, cpu_optim=False)
     cfg.strategy.train_micro_batch_size_per_gpu = 2
-    if kind == 'mim':
-        cfg.train_cfg.max_epochs = 1
-    else:
-        cfg.train_cfg.update(max_iters=2, val_interval=2)
-        cfg.val_dataloader.num_workers = 1
-    cfg.train_dataloader.num_workers = 1
-    cfg.default_hooks.logger.interval = 1
     # CPU: "Type fp16 is not supported on your device" -> bf16 (no loss scaling)
     assert cfg.strategy.pop('fp16')['enabled']
     cfg.strategy.bf16 = dict(enabled=True)

@@ -65,9 +65,10 @@ def layouts(tmp_path_factory) -> str:
     return root
 
 
-def tiny_config(name: str, kind: str) -> Config:
+def tiny_config(name: str, kind: str, cpu_optim: bool = True) -> Config:
     """``configs/pretrain/<name>`` as written except the tiny arch, a few iterations, a log
-    line per iteration, the CPU optimiser wrapper and one DataLoader worker."""
+    line per iteration, one DataLoader worker and (``cpu_optim``; not for the DeepSpeed
+    configs, whose strategy holds the precision) the CPU optimiser wrapper."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', name))
     apply_tiny_arch(cfg, kind)
     cfg.train_dataloader.batch_size = 2
@@ -78,9 +79,10 @@ def tiny_config(name: str, kind: str) -> Config:
         cfg.val_dataloader.num_workers = 1
     cfg.train_dataloader.num_workers = 1
     cfg.default_hooks.logger.interval = 1
-    cfg.optim_wrapper.type = 'OptimWrapper'  # AmpOptimWrapper needs a GPU
-    cfg.optim_wrapper.pop('loss_scale')
-    cfg.optim_wrapper.pop('dtype')
+    if cpu_optim:
+        cfg.optim_wrapper.type = 'OptimWrapper'  # AmpOptimWrapper needs a GPU
+        cfg.optim_wrapper.pop('loss_scale')
+        cfg.optim_wrapper.pop('dtype')
     return cfg
 
 

@@ -6,25 +6,10 @@ test is ``tests/test_det_train.py::test_sigkill_and_resume_ends_bit_identical``,
 ``tests/test_resume_deepspeed.py``, two processes through ``tools/dist_train.sh`` with per-rank
 seeds (each rank resumes its own random states) are in ``tests/test_multinode.py``. Harness:
 ``tests/_kill.py``."""
-import importlib.util
-import os.path as osp
-import sys
-
 import pytest
 
-from _kill import ROOT, assert_resume_is_exact
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'data', name + '.py'))
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.pop(0)
-    return mod
+from _cli import load_data_tool
+from _kill import assert_resume_is_exact
 
 
 def _roots(root: str, loaders=('train_dataloader', 'val_dataloader', 'test_dataloader')) -> list:
@@ -34,7 +19,7 @@ def _roots(root: str, loaders=('train_dataloader', 'val_dataloader', 'test_datal
 @pytest.fixture(scope='module')
 def cls_data(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('shapes_cls'))
-    return _tool('make_shapes_cls').make_shapes_cls(out, 8, 2, 32, seed=0, verbose=False)
+    return load_data_tool('make_shapes_cls').make_shapes_cls(out, 8, 2, 32, seed=0, verbose=False)
 
 
 CLS = 'configs/cls/eva-tiny_shapes.py'
@@ -70,8 +55,8 @@ def test_cls_kill_during_a_save(cls_data, tmp_path):
 def test_video_epoch_loop_with_data_workers(tmp_path):
     """The tiny video recognizer (mmaction2 Recognizer3D, 2 decord workers)."""
     data = str(tmp_path / 'moving_shapes')
-    _tool('make_moving_shapes').generate(data, num_train=8, num_val=2, num_frames=8, size=32,
-                                         seed=0, verbose=False)
+    load_data_tool('make_moving_shapes').generate(data, num_train=8, num_val=2, num_frames=8,
+                                                  size=32, seed=0, verbose=False)
     opts = [f'train_dataloader.dataset.ann_file={data}/train_list.txt',
             f'train_dataloader.dataset.data_prefix.video={data}',
             f'val_dataloader.dataset.ann_file={data}/val_list.txt',
@@ -95,7 +80,7 @@ def test_seg_iteration_loop_with_a_persistent_worker(tmp_path):
     """The tiny Mask2Former (iteration-based: the resume replays the data loader, whose
     persistent worker then has drawn what an uninterrupted run's worker drew)."""
     data = str(tmp_path / 'shapes_seg')
-    gen = _tool('make_shapes_seg')
+    gen = load_data_tool('make_shapes_seg')
     gen.write_split(data, 'training', 8, 64, seed=0)
     gen.write_split(data, 'validation', 2, 64, seed=1)
     opts = _roots(data) + _iter_opts() + [
@@ -108,8 +93,8 @@ def test_seg_iteration_loop_with_a_persistent_worker(tmp_path):
 @pytest.fixture(scope='module')
 def captioned(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('captioned_shapes'))
-    return _tool('make_captioned_shapes').make_captioned_shapes(out, 24, 6, 48, seed=0,
-                                                                verbose=False)
+    return load_data_tool('make_captioned_shapes').make_captioned_shapes(out, 24, 6, 48, seed=0,
+                                                                         verbose=False)
 
 
 def test_mim_iteration_loop_with_persistent_workers(captioned, tmp_path):

@@ -9,7 +9,6 @@ the iterations, gloo.
 
 Issue 13: every paper config runs end to end on data in the official layouts."""
 import glob
-import importlib.util
 import json
 import math
 import os
@@ -24,7 +23,7 @@ from PIL import Image
 
 import test_seg_ade20k_layout as ade  # its helpers (module import: its tests are not re-run)
 from test_det_layouts_train import tools_test
-from _cli import run_tool
+from _cli import load_data_tool, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COCO_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_cocostuff.py')
@@ -33,20 +32,12 @@ COCO_MS_CFG = osp.join(ROOT, 'configs', 'seg', 'eva_mask2former_cocostuff_ms.py'
 pytestmark = pytest.mark.usefixtures('one_thread', 'unformatted_config_text')  # conftest.py
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        'make_seg_layouts', osp.join(ROOT, 'tools', 'data', 'make_seg_layouts.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope='module')
 def cocostuff(tmp_path_factory) -> str:
     """2 train + 1 val image, 96 x 128 (COCO's 3:4): short side 128 -> 128 x 171, padded to
     128 x 192, two 128 windows at stride 73 (the paper's 896 windows at stride 512, x 1/7)."""
-    return _generator().write_cocostuff164k(str(tmp_path_factory.mktemp('cocostuff')),
-                                            num_train=2, num_val=1, size=ade.IMG_HW)
+    return load_data_tool('make_seg_layouts').write_cocostuff164k(
+        str(tmp_path_factory.mktemp('cocostuff')), num_train=2, num_val=1, size=ade.IMG_HW)
 
 
 def tiny_cfg(data_root: str, work_dir: str, cfg_file: str = COCO_CFG) -> Config:
@@ -71,7 +62,7 @@ def test_layout_is_what_cocostuffdataset_reads(cocostuff):
     0..170, 255 unlabelled); the release's map beside it holds the same classes as COCO ids - 1."""
     from mmengine.registry import init_default_scope
     from eva_mm.registry import DATASETS
-    gen = _generator()
+    gen = load_data_tool('make_seg_layouts')
     assert gen.NUM_CLASSES == 171 and len(set(gen.STUFF_MAP_IDS)) == 171
     init_default_scope('mmseg')
     cfg = Config.fromfile(COCO_CFG)

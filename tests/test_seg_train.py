@@ -1,6 +1,5 @@
 """Tiny shapes data: generation, a short training run + IoUMetric evaluation, bad labels."""
 import copy
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -8,16 +7,10 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
+from _cli import load_data_tool
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs', 'seg', 'eva-tiny_mask2former_shapes.py')
-
-
-def _gen_module():
-    spec = importlib.util.spec_from_file_location(
-        'make_shapes_seg', osp.join(ROOT, 'tools', 'data', 'make_shapes_seg.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
@@ -26,14 +19,14 @@ pytestmark = pytest.mark.usefixtures('one_thread')  # conftest.py
 @pytest.fixture(scope='module')
 def shapes_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('shapes_seg'))
-    gen = _gen_module()
+    gen = load_data_tool('make_shapes_seg')
     gen.write_split(root, 'training', 16, 64, seed=0)
     gen.write_split(root, 'validation', 8, 64, seed=1)
     return root
 
 
 def test_generator_is_deterministic_and_ade_layout(shapes_root, tmp_path):
-    gen = _gen_module()
+    gen = load_data_tool('make_shapes_seg')
     gen.write_split(str(tmp_path), 'training', 3, 64, seed=0)
     for i in range(3):
         name = f'shapes_{i:06d}'
