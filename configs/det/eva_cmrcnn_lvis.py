@@ -43,6 +43,3 @@ param_scheduler = [
 ]
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 train_dataloader = dict(batch_size=1)  # x 64 processes = 64
-# auto_scale_lr: off; `tools/train.py --auto-scale-lr` scales the lr linearly when the launch's
-# total batch differs from base_batch_size
-auto_scale_lr = dict(enable=False, base_batch_size=64)

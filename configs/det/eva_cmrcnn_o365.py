@@ -25,6 +25,4 @@ param_scheduler = [
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
 train_dataloader = dict(batch_size=2)  # x 64 processes = 128
-# auto_scale_lr: off; `tools/train.py --auto-scale-lr` scales the lr linearly when the launch's
-# total batch differs from base_batch_size
-auto_scale_lr = dict(enable=False, base_batch_size=128)
+auto_scale_lr = dict(base_batch_size=128)  # see det_eva01_runtime.py

@@ -38,3 +38,8 @@ resume = False
 # declares in pretrained_weights (see the model configs).
 custom_hooks = [dict(type='eva_mm.RNGStateHook'), dict(type='eva_mm.CheckPretrainedWeightsHook'),
                 dict(type='eva_mm.ConvertCheckpointHook')]
+
+# auto_scale_lr: off; `tools/train.py --auto-scale-lr` scales the lr linearly when the launch's
+# total batch differs from base_batch_size
+# (64: the COCO / LVIS runs; the Objects365 config sets 128)
+auto_scale_lr = dict(enable=False, base_batch_size=64)
