@@ -146,7 +146,8 @@ def test_dist_train_two_processes_gloo(shapes, tmp_path):
             f'val_evaluator.ann_file={shapes}annotations/instances_val.json',
             'train_cfg.max_iters=3', 'train_cfg.val_interval=3', 'train_dataloader.batch_size=1',
             'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=3']
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(29500 + os.getpid() % 1000))
+    env = dict(os.environ, OMP_NUM_THREADS='1')  # no PORT: dist_train.sh picks a free one
+    env.pop('PORT', None)
     p = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), TINY, '2',
                         '--work-dir', str(work), '--cfg-options', *opts],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
